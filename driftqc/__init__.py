@@ -1,0 +1,50 @@
+"""driftqc: drift maps and drift QC for Kilosort-sorted sessions.
+
+The public API mirrors driftplots: :class:`DriftPlotter`, :class:`MultiSessionDriftmapWidget`
+and :func:`get_amplitudes`. Importing driftqc never imports Qt: the interactive widgets are
+loaded on first use and need the ``gui`` extra.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from driftqc.amplitudes import get_amplitudes
+from driftqc.errors import DriftQCError, EmptySelectionError, OptionError, SortingFormatError
+from driftqc.io import load_sorting, read_kilosort
+from driftqc.model import SessionInfo, Sorting, SpikeTable
+from driftqc.plotter import DriftPlotter
+from driftqc.plotting import plot_depth_histogram, plot_drift_map
+from driftqc.selection import Selection, select_spikes
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DriftPlotter",
+    "DriftQCError",
+    "DriftmapPlotWidget",
+    "EmptySelectionError",
+    "MultiSessionDriftmapWidget",
+    "OptionError",
+    "Selection",
+    "SessionInfo",
+    "Sorting",
+    "SortingFormatError",
+    "SpikeTable",
+    "get_amplitudes",
+    "load_sorting",
+    "plot_depth_histogram",
+    "plot_drift_map",
+    "read_kilosort",
+    "select_spikes",
+]
+
+_LAZY_GUI = ("MultiSessionDriftmapWidget", "DriftmapPlotWidget")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_GUI:
+        from driftqc import interactive
+
+        return getattr(interactive, name)
+    raise AttributeError(f"module 'driftqc' has no attribute {name!r}")

@@ -1,0 +1,58 @@
+"""Pooling spike amplitudes across sessions, to give many drift maps one grey scale."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from driftqc.io import load_sorting
+from driftqc.model import Sorting
+from driftqc.selection import select_spikes
+
+
+def get_amplitudes(
+    list_of_path_or_analyzer: Sequence[Path | str | Sorting],
+    exclude_noise: bool | str = False,
+    concatenate: bool = False,
+) -> np.ndarray | list[np.ndarray]:
+    """Load the spike amplitudes of several sessions.
+
+    Parameters
+    ----------
+    list_of_path_or_analyzer
+        Sorter output folders (or loaded sortings / ``DriftPlotter`` objects).
+    exclude_noise
+        Leave out spikes of clusters labelled noise (see ``DriftPlotter``).
+    concatenate
+        Return one array of all sessions' amplitudes instead of one array per session.
+
+    Returns
+    -------
+    numpy.ndarray or list of numpy.ndarray
+        Amplitudes after the label filter only (no amplitude filter, no decimation), in input
+        order.
+
+    Notes
+    -----
+    Only amplitudes are computed, so Kilosort 1–3 folders are read without the expensive
+    pass over ``pc_features.npy``.
+
+    Examples
+    --------
+    >>> amps = get_amplitudes(["ses-01/ks", "ses-02/ks"], exclude_noise=True,
+    ...                       concatenate=True)  # doctest: +SKIP
+    >>> low, high = np.percentile(amps, [1, 99])  # doctest: +SKIP
+    """
+    if isinstance(list_of_path_or_analyzer, str | Path):
+        list_of_path_or_analyzer = [list_of_path_or_analyzer]
+    per_session = []
+    for source in list_of_path_or_analyzer:
+        sorting = getattr(source, "sorting", source)
+        sorting = load_sorting(sorting, with_depths=False)
+        selection = select_spikes(sorting, exclude_noise=exclude_noise, decimate=False)
+        per_session.append(np.array(selection.kept.amplitudes))
+    if concatenate:
+        return np.concatenate(per_session) if per_session else np.empty(0, dtype=np.float32)
+    return per_session

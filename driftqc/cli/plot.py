@@ -1,0 +1,75 @@
+"""``driftqc plot``: draw a drift map of one sorter output folder to an image file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from driftqc.cli.common import add_selection_options, selection_kwargs
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``driftqc plot``."""
+    parser = subparsers.add_parser(
+        "plot",
+        help="draw a drift map to an image file",
+        description="Draw a drift map of a Kilosort output folder to PNG, PDF or SVG.",
+    )
+    parser.add_argument("sorter_dir", type=Path, help="Kilosort output folder")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="image file to write (.png, .pdf, .svg)"
+    )
+    parser.add_argument("--histogram", action="store_true", help="add a depth histogram")
+    parser.add_argument(
+        "--weight-histogram", action="store_true", help="weight the histogram by amplitude"
+    )
+    parser.add_argument(
+        "--render",
+        choices=("scatter", "density"),
+        default="scatter",
+        help="scatter of (decimated) spikes, or a density image of all spikes",
+    )
+    parser.add_argument(
+        "--density-statistic",
+        default="count",
+        choices=("count", "mean_amplitude", "max_amplitude"),
+    )
+    parser.add_argument("--title", default=None, help="figure title")
+    parser.add_argument("--dpi", type=int, default=150, help="resolution of raster images")
+    add_selection_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Draw and save the drift map."""
+    from matplotlib.figure import Figure
+
+    from driftqc.io import load_sorting
+    from driftqc.plotting import plot_drift_map
+    from driftqc.selection import select_spikes
+
+    kwargs = selection_kwargs(args)
+    sorting = load_sorting(args.sorter_dir, version=args.ks_version)
+    selection = select_spikes(
+        sorting,
+        exclude_noise=kwargs["exclude_noise"],
+        filter_amplitude_mode=kwargs["filter_amplitude_mode"],
+        filter_amplitude_values=kwargs["filter_amplitude_values"],
+        decimate=kwargs["decimate"],
+    )
+    figure = plot_drift_map(
+        selection,
+        scaling=kwargs["amplitude_cmap_scaling"],
+        n_color_bins=kwargs["n_color_bins"],
+        point_size=kwargs["point_size"],
+        histogram=args.histogram,
+        weight_histogram_by_amplitude=args.weight_histogram,
+        title=args.title,
+        figure=Figure(figsize=(10, 7.5), layout="constrained"),
+        render=args.render,
+        density_statistic=args.density_statistic,
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.output, dpi=args.dpi)
+    print(f"{args.output}: {selection.caption}")
+    return 0

@@ -1,0 +1,188 @@
+"""Binned summaries of spikes along depth and time, ready to draw.
+
+The **depth histogram** is the probe's activity profile: spikes (or summed amplitude) per
+depth bin, from every spike that passed the filters. The **density image** bins every spike
+into a time × depth grid, so a whole session can be shown without decimation and without
+points hiding each other. Both cost O(spikes) with ``np.bincount`` and no per-point work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from driftqc.errors import OptionError
+
+DEPTH_BIN_UM = 2.0
+
+
+@dataclass(frozen=True)
+class DepthHistogram:
+    """Spike count (or summed amplitude) per depth bin.
+
+    Attributes
+    ----------
+    edges
+        (n_bins + 1,) bin edges in µm.
+    values
+        (n_bins,) count or summed amplitude per bin.
+    weighted
+        True when ``values`` sums amplitudes.
+    """
+
+    edges: np.ndarray
+    values: np.ndarray
+    weighted: bool
+
+    @property
+    def centres(self) -> np.ndarray:
+        """Bin centres in µm."""
+        return 0.5 * (self.edges[:-1] + self.edges[1:])
+
+
+def depth_histogram(
+    depths: np.ndarray,
+    amplitudes: np.ndarray | None = None,
+    *,
+    bin_um: float = DEPTH_BIN_UM,
+    depth_range: tuple[float, float] | None = None,
+) -> DepthHistogram:
+    """Histogram of spike depths, optionally weighted by amplitude.
+
+    Parameters
+    ----------
+    depths
+        Spike depths in µm.
+    amplitudes
+        If given, each spike counts with its amplitude (summed amplitude per bin).
+    bin_um
+        Bin width in µm.
+    depth_range
+        ``(low, high)`` µm covered by the bins; by default the depths' own range.
+
+    Notes
+    -----
+    Non-finite depths are ignored. With no spikes the histogram has one empty bin.
+    """
+    if not bin_um > 0:
+        raise OptionError(f"bin_um={bin_um!r} must be positive")
+    depths = np.asarray(depths)
+    finite = np.isfinite(depths)
+    if depth_range is None:
+        if not finite.any():
+            return DepthHistogram(np.array([0.0, bin_um]), np.zeros(1), amplitudes is not None)
+        depth_range = (float(depths[finite].min()), float(depths[finite].max()))
+    low = np.floor(depth_range[0] / bin_um) * bin_um
+    n_bins = max(1, int(np.floor((depth_range[1] - low) / bin_um)) + 1)
+    edges = low + bin_um * np.arange(n_bins + 1)
+    index = np.floor((depths - low) / bin_um)
+    inside = finite & (index >= 0) & (index < n_bins)
+    weights = None
+    if amplitudes is not None:
+        weights = np.asarray(amplitudes, dtype=np.float64)[inside]
+    values = np.bincount(index[inside].astype(np.intp), weights=weights, minlength=n_bins)
+    return DepthHistogram(edges, values.astype(np.float64), amplitudes is not None)
+
+
+@dataclass(frozen=True)
+class DensityImage:
+    """Spikes binned on a time × depth grid.
+
+    Attributes
+    ----------
+    time_edges, depth_edges
+        Bin edges in s and µm.
+    values
+        (n_depth_bins, n_time_bins) statistic per bin; row 0 holds the smallest depths, so
+        draw it with ``origin="lower"``. Empty bins are 0 for counts and NaN otherwise.
+    statistic
+        ``"count"``, ``"mean_amplitude"`` or ``"max_amplitude"``.
+    """
+
+    time_edges: np.ndarray
+    depth_edges: np.ndarray
+    values: np.ndarray
+    statistic: str
+
+
+DENSITY_STATISTICS = ("count", "mean_amplitude", "max_amplitude")
+
+
+def density_image(
+    times: np.ndarray,
+    depths: np.ndarray,
+    amplitudes: np.ndarray | None = None,
+    *,
+    statistic: str = "count",
+    n_time_bins: int = 1000,
+    n_depth_bins: int = 400,
+    time_range: tuple[float, float] | None = None,
+    depth_range: tuple[float, float] | None = None,
+) -> DensityImage:
+    """Bin spikes into a time × depth image.
+
+    Parameters
+    ----------
+    times, depths
+        Spike times (s) and depths (µm).
+    amplitudes
+        Needed for the amplitude statistics.
+    statistic
+        ``"count"`` (spikes per bin), ``"mean_amplitude"`` or ``"max_amplitude"``.
+    n_time_bins, n_depth_bins
+        Grid size; by default about one bin per pixel of a typical figure.
+    time_range, depth_range
+        Extent of the grid; by default the data's extent.
+    """
+    if statistic not in DENSITY_STATISTICS:
+        raise OptionError(f"statistic={statistic!r}: use one of {list(DENSITY_STATISTICS)}")
+    if statistic != "count" and amplitudes is None:
+        raise OptionError(f"statistic={statistic!r} needs amplitudes")
+    n_time_bins, n_depth_bins = int(n_time_bins), int(n_depth_bins)
+    if n_time_bins < 1 or n_depth_bins < 1:
+        raise OptionError("density image needs at least one bin in time and in depth")
+    times = np.asarray(times, dtype=np.float64)
+    depths = np.asarray(depths, dtype=np.float64)
+    t0, t1 = time_range or _extent(times)
+    d0, d1 = depth_range or _extent(depths)
+    ti = _bin_index(times, t0, t1, n_time_bins)
+    di = _bin_index(depths, d0, d1, n_depth_bins)
+    inside = (ti >= 0) & (di >= 0)
+    flat = di[inside] * n_time_bins + ti[inside]
+    size = n_time_bins * n_depth_bins
+    counts = np.bincount(flat, minlength=size).astype(np.float64)
+    if statistic == "count":
+        values = counts
+    else:
+        amps = np.asarray(amplitudes, dtype=np.float64)[inside]
+        if statistic == "mean_amplitude":
+            sums = np.bincount(flat, weights=amps, minlength=size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = np.where(counts > 0, sums / counts, np.nan)
+        else:
+            values = np.full(size, -np.inf)
+            np.maximum.at(values, flat, amps)
+            values[counts == 0] = np.nan
+    return DensityImage(
+        time_edges=np.linspace(t0, t1, n_time_bins + 1),
+        depth_edges=np.linspace(d0, d1, n_depth_bins + 1),
+        values=values.reshape(n_depth_bins, n_time_bins),
+        statistic=statistic,
+    )
+
+
+def _extent(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    return (low, high) if high > low else (low - 0.5, high + 0.5)
+
+
+def _bin_index(values: np.ndarray, low: float, high: float, n: int) -> np.ndarray:
+    scaled = (values - low) * (n / (high - low))
+    index = np.floor(scaled)
+    index[values == high] = n - 1  # the last edge belongs to the last bin
+    index[~np.isfinite(index) | (index < 0) | (index >= n)] = -1
+    return index.astype(np.intp)

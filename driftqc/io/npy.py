@@ -1,0 +1,137 @@
+"""Safe, bounded-memory access to ``.npy`` files of a sorter output folder.
+
+Arrays are read from the file's raw bytes after parsing the ``.npy`` header, so pickled object
+arrays are refused (nothing in a data folder is ever executed) and a truncated or corrupt file
+is reported with its name instead of a traceback from inside numpy. Large arrays
+(``pc_features.npy`` is 384 bytes per spike) can be read in row chunks into one reused buffer,
+so memory does not grow with the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from driftqc.errors import SortingFormatError
+
+
+@dataclass(frozen=True)
+class NpyFile:
+    """Header of a ``.npy`` file: where its data start and what shape they have."""
+
+    path: Path
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    fortran_order: bool
+    offset: int
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes per row (first axis) of the array."""
+        return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    @property
+    def n_rows(self) -> int:
+        """Length of the first axis."""
+        return self.shape[0] if self.shape else 1
+
+
+def open_npy(path: Path) -> NpyFile:
+    """Parse and check the header of a ``.npy`` file.
+
+    Raises
+    ------
+    SortingFormatError
+        If the file is missing, is not a ``.npy`` file, holds Python objects, or is shorter
+        than its header says.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SortingFormatError(f"{path.name} is missing from {path.parent}")
+    try:
+        with path.open("rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
+            else:
+                shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
+            offset = fh.tell()
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise SortingFormatError(f"{path} is not a valid .npy file ({exc})") from None
+    if dtype.hasobject:
+        raise SortingFormatError(
+            f"{path} holds Python objects (a pickle); driftqc only reads numeric arrays"
+        )
+    header = NpyFile(path, tuple(int(s) for s in shape), dtype, bool(fortran), offset)
+    expected = header.n_rows * header.row_bytes
+    found = path.stat().st_size - offset
+    if found < expected:
+        raise SortingFormatError(
+            f"{path} is truncated: its header promises shape {header.shape} "
+            f"({expected} bytes of {dtype}) but the file holds {found} bytes of data"
+        )
+    return header
+
+
+def load_npy(path: Path) -> np.ndarray:
+    """Load a whole ``.npy`` file without pickle, checking it first (see :func:`open_npy`)."""
+    header = open_npy(path)
+    count = header.n_rows * (header.row_bytes // max(header.dtype.itemsize, 1))
+    with header.path.open("rb") as fh:
+        fh.seek(header.offset)
+        data = np.fromfile(fh, dtype=header.dtype, count=count)
+    if header.fortran_order:
+        return data.reshape(header.shape[::-1]).T
+    return data.reshape(header.shape)
+
+
+def load_vector(path: Path, *, length: int | None = None) -> np.ndarray:
+    """Load a per-spike array saved as (n,) or (n, 1) and return it 1-D.
+
+    Raises
+    ------
+    SortingFormatError
+        If the array is not of one of those shapes or not of the expected length.
+    """
+    values = load_npy(path)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise SortingFormatError(
+            f"{path} should hold one value per spike, shape (n,) or (n, 1); "
+            f"found shape {values.shape}"
+        )
+    if length is not None and len(values) != length:
+        raise SortingFormatError(
+            f"{path} holds {len(values)} values but the folder has {length} spikes"
+        )
+    return values
+
+
+def iter_row_chunks(header: NpyFile, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(start_row, chunk)`` pairs covering a C-ordered array.
+
+    Each chunk is a view into one buffer reused between iterations: copy what must outlive
+    the next step. Memory use is ``rows * header.row_bytes`` whatever the file size.
+    """
+    if header.fortran_order:
+        raise SortingFormatError(
+            f"{header.path} is saved in Fortran order; re-save it in C order to stream it"
+        )
+    rows = max(1, int(rows))
+    buffer = np.empty((rows, *header.shape[1:]), dtype=header.dtype)
+    raw = buffer.reshape(-1).view(np.uint8)
+    with header.path.open("rb", buffering=0) as fh:
+        fh.seek(header.offset)
+        for start in range(0, header.n_rows, rows):
+            n = min(rows, header.n_rows - start)
+            want = n * header.row_bytes
+            got = fh.readinto(memoryview(raw)[:want])
+            if got != want:
+                raise SortingFormatError(f"{header.path} ended early at row {start}")
+            yield start, buffer[:n]

@@ -1,0 +1,241 @@
+"""``DriftPlotter``: the seed API's front door, a thin facade over reading, selection and views.
+
+It loads one session on construction and draws drift maps on request. Every plot call starts
+from the same read-only arrays, so calls never influence each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from driftqc.io import load_sorting
+from driftqc.model import Sorting
+from driftqc.options import Decimate, check_n_bins, check_positive, check_scaling
+from driftqc.plotting import plot_drift_map
+from driftqc.selection import Selection, select_spikes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+
+class DriftPlotter:
+    """Load Kilosort sorter output and draw interactive or static drift maps.
+
+    On construction, spike data are loaded from a Kilosort output folder and kept as
+    read-only arrays. Plot methods apply the optional filters (noise exclusion, amplitude
+    bounds, decimation) before drawing.
+
+    Parameters
+    ----------
+    sorter_path
+        A Kilosort 1–4 output folder holding exactly one ``kilosort*.log`` (used to tell the
+        version), or an already loaded :class:`driftqc.model.Sorting`.
+    version
+        Kilosort version to assume instead of reading it from the log, e.g. ``"kilosort4"``.
+
+    Attributes
+    ----------
+    spike_times
+        (n_spikes,) spike times in seconds, for every Kilosort version.
+    spike_amplitudes
+        (n_spikes,) spike amplitudes (unit in ``sorting.info.amplitude_unit``).
+    spike_depths
+        (n_spikes,) spike depths along the probe in µm.
+    spike_templates
+        (n_spikes,) template id of each spike.
+    templates
+        (n_templates, n_samples, n_channels) template waveforms as saved by the sorter.
+    channel_locations
+        (n_channels, 2) x/y positions of the channels in µm.
+
+    Examples
+    --------
+    >>> plotter = DriftPlotter("sub-01/ses-01/kilosort4")  # doctest: +SKIP
+    >>> fig = plotter.drift_map_plot_matplotlib(exclude_noise=True, add_histogram_plot=True)
+    ... # doctest: +SKIP
+    """
+
+    def __init__(self, sorter_path: str | Path | Sorting, *, version: str | None = None) -> None:
+        self._sorting = load_sorting(sorter_path, version=version)
+
+    def __repr__(self) -> str:
+        info = self._sorting.info
+        return f"DriftPlotter({info.name!r}, {len(self._sorting.spikes):,} spikes, {info.sorter})"
+
+    @property
+    def sorting(self) -> Sorting:
+        """The loaded session: spikes, templates, geometry, labels, provenance."""
+        return self._sorting
+
+    @property
+    def spike_times(self) -> np.ndarray:
+        """(n_spikes,) spike times in seconds."""
+        return self._sorting.spikes.times
+
+    @property
+    def spike_amplitudes(self) -> np.ndarray:
+        """(n_spikes,) spike amplitudes."""
+        return self._sorting.spikes.amplitudes
+
+    @property
+    def spike_depths(self) -> np.ndarray:
+        """(n_spikes,) spike depths in µm."""
+        return self._sorting.spikes.depths
+
+    @property
+    def spike_templates(self) -> np.ndarray:
+        """(n_spikes,) template id of each spike."""
+        return self._sorting.spikes.templates
+
+    @property
+    def templates(self) -> np.ndarray:
+        """(n_templates, n_samples, n_channels) template waveforms."""
+        return self._sorting.templates
+
+    @property
+    def channel_locations(self) -> np.ndarray:
+        """(n_channels, 2) channel x/y positions in µm."""
+        return self._sorting.channel_positions
+
+    def select(
+        self,
+        decimate: Decimate = "estimate",
+        exclude_noise: bool | str = False,
+        filter_amplitude_mode: str | None = None,
+        filter_amplitude_values: Sequence[float] = (),
+    ) -> Selection:
+        """Apply the filters of the plot methods and return the chosen spikes."""
+        return select_spikes(
+            self._sorting,
+            exclude_noise=exclude_noise,
+            filter_amplitude_mode=filter_amplitude_mode,
+            filter_amplitude_values=filter_amplitude_values,
+            decimate=decimate,
+        )
+
+    def drift_map_plot_matplotlib(
+        self,
+        decimate: int | bool | None | str = "estimate",
+        exclude_noise: bool | str = False,
+        amplitude_cmap_scaling: str | tuple[float, float] = "linear",
+        n_color_bins: int = 20,
+        point_size: float = 5.0,
+        filter_amplitude_mode: str | None = None,
+        filter_amplitude_values: tuple[float, ...] = (),
+        add_histogram_plot: bool = False,
+        weight_histogram_by_amplitude: bool = False,
+        title: bool | str | None = None,
+        *,
+        ax: Axes | None = None,
+        render: str = "scatter",
+        density_statistic: str = "count",
+        colorbar: bool = True,
+    ) -> Figure:
+        """Draw a static drift map with matplotlib.
+
+        Parameters
+        ----------
+        decimate
+            ``"estimate"`` thins to at most ~100 000 spikes; an integer n keeps every n-th
+            spike; ``False``, ``None`` or ``0`` keeps all.
+        exclude_noise
+            Remove spikes of clusters labelled noise (``True``), or name the label source to
+            use (``"group"`` for Phy's ``cluster_group.tsv``, ``"KSLabel"``).
+        amplitude_cmap_scaling
+            ``"linear"``, ``"log2"``, ``"log10"`` or an explicit ``(min, max)`` range.
+        n_color_bins
+            Number of grey levels for amplitude.
+        point_size
+            Marker area in points².
+        filter_amplitude_mode
+            ``"percentile"``, ``"absolute"`` or None.
+        filter_amplitude_values
+            ``(low, high)`` bounds for the amplitude filter, inclusive.
+        add_histogram_plot
+            Add a depth histogram on the left, from all spikes that passed the filters.
+        weight_histogram_by_amplitude
+            Sum amplitudes per depth bin instead of counting spikes.
+        title
+            ``True`` for a default title, a string for that title.
+        ax
+            Existing axes to draw the drift map into.
+        render
+            ``"scatter"`` or ``"density"`` (every kept spike binned into an image).
+        density_statistic
+            ``"count"``, ``"mean_amplitude"`` or ``"max_amplitude"`` for ``render="density"``.
+        colorbar
+            Add a grey-scale key.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure; it is neither shown nor closed.
+        """
+        selection = self.select(
+            decimate, exclude_noise, filter_amplitude_mode, filter_amplitude_values
+        )
+        figure = None
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            figure = plt.figure(figsize=(10, 7.5), layout="constrained")
+        return plot_drift_map(
+            selection,
+            scaling=amplitude_cmap_scaling,
+            n_color_bins=n_color_bins,
+            point_size=point_size,
+            histogram=add_histogram_plot,
+            weight_histogram_by_amplitude=weight_histogram_by_amplitude,
+            title=title,
+            ax=ax,
+            figure=figure,
+            render=render,  # type: ignore[arg-type]
+            density_statistic=density_statistic,  # type: ignore[arg-type]
+            colorbar=colorbar,
+        )
+
+    def drift_map_plot_interactive(
+        self,
+        decimate: int | bool | None | str = "estimate",
+        exclude_noise: bool | str = False,
+        amplitude_cmap_scaling: str | tuple[float, float] = "linear",
+        n_color_bins: int = 20,
+        point_size: float = 5.0,
+        filter_amplitude_mode: str | None = None,
+        filter_amplitude_values: tuple[float, ...] = (),
+        title: bool | str | None = None,
+    ) -> Any:
+        """Build an interactive pyqtgraph drift-map widget (needs the ``gui`` extra).
+
+        Parameters are those of :meth:`drift_map_plot_matplotlib`, except that
+        ``point_size`` is the marker diameter in screen pixels.
+
+        Returns
+        -------
+        driftqc.interactive.DriftmapPlotWidget
+            The populated widget, not yet shown: call its ``plot()`` to show it and run the
+            event loop. A ``QApplication`` is created if none exists.
+        """
+        check_scaling(amplitude_cmap_scaling)
+        check_n_bins(n_color_bins)
+        check_positive(point_size, "point_size")
+        selection = self.select(
+            decimate, exclude_noise, filter_amplitude_mode, filter_amplitude_values
+        )
+        from driftqc.interactive import DriftmapPlotWidget
+
+        return DriftmapPlotWidget(
+            selection,
+            templates=self._sorting.templates,
+            channel_positions=self._sorting.channel_positions,
+            channel_shanks=self._sorting.channel_shanks,
+            amplitude_cmap_scaling=amplitude_cmap_scaling,
+            n_color_bins=n_color_bins,
+            point_size=point_size,
+            title=title,
+        )

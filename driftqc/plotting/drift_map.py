@@ -1,0 +1,361 @@
+"""Drawing drift maps with matplotlib.
+
+A drift map puts every spike at (time, depth): x is time in seconds, y is depth along the
+probe in µm with larger y higher up, as in probe coordinates (the tip at the bottom). Spikes
+are shaded by amplitude in grey bins (:mod:`driftqc.shading`). Two renderings:
+
+* ``"scatter"``: the classic look, one point per spike of the (decimated) selection;
+* ``"density"``: every spike that passed the filters binned into a time × depth image, so a
+  whole session is shown without decimation and without overplotting.
+
+An optional depth histogram on the left shares the depth axis and is computed from every
+spike that passed the filters, decimated or not. Every figure carries a caption saying
+which session it shows, how many spikes of how many, and which filters were applied.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import (
+    BoundaryNorm,
+    LinearSegmentedColormap,
+    ListedColormap,
+    LogNorm,
+    Normalize,
+)
+from matplotlib.figure import Figure
+
+from driftqc.errors import OptionError
+from driftqc.histograms import DEPTH_BIN_UM, density_image, depth_histogram
+from driftqc.options import check_positive
+from driftqc.selection import Selection
+from driftqc.shading import LIGHTEST_GREY, AmplitudeShading, amplitude_shading, grey_rgba
+
+Render = Literal["scatter", "density"]
+DensityStatistic = Literal["count", "mean_amplitude", "max_amplitude"]
+_FIGSIZE = (10.0, 7.5)
+
+
+def plot_drift_map(
+    selection: Selection,
+    *,
+    scaling: object = "linear",
+    n_color_bins: int = 20,
+    point_size: float = 5.0,
+    histogram: bool = False,
+    weight_histogram_by_amplitude: bool = False,
+    title: bool | str | None = None,
+    ax: Axes | None = None,
+    figure: Figure | None = None,
+    render: Render = "scatter",
+    density_statistic: DensityStatistic = "count",
+    density_log: bool = True,
+    colorbar: bool = True,
+    depth_bin_um: float = DEPTH_BIN_UM,
+) -> Figure:
+    """Draw a drift map of a selection of spikes.
+
+    Parameters
+    ----------
+    selection
+        Spikes to draw (see :func:`driftqc.selection.select_spikes`).
+    scaling
+        Amplitude → grey scaling: ``"linear"``, ``"log2"``, ``"log10"`` or ``(low, high)``.
+    n_color_bins
+        Number of grey levels.
+    point_size
+        Marker area in points² (matplotlib's ``s``), as in driftplots.
+    histogram
+        Add a depth histogram on the left, sharing the depth axis.
+    weight_histogram_by_amplitude
+        Sum amplitudes per depth bin instead of counting spikes.
+    title
+        ``True`` for a default title, a string for that title, None/False for none.
+    ax
+        Axes to draw into; by default a new figure is made.
+    figure
+        Figure to draw into when ``ax`` is None (by default a new headless ``Figure``).
+    render
+        ``"scatter"`` (decimated points) or ``"density"`` (all kept spikes binned).
+    density_statistic
+        For ``render="density"``: ``"count"``, ``"mean_amplitude"`` or ``"max_amplitude"``.
+    density_log
+        Shade the density image on a log scale.
+    colorbar
+        Add a grey-scale key of the amplitude bins (or density values).
+    depth_bin_um
+        Bin height of the depth histogram (and of density rows at most), in µm.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on (``ax.figure`` when ``ax`` is given). It is not shown or closed.
+
+    Notes
+    -----
+    With no spikes left after filtering the axes are drawn empty with a note.
+
+    Examples
+    --------
+    >>> sel = select_spikes(read_kilosort("ks_output"), exclude_noise=True)  # doctest: +SKIP
+    >>> plot_drift_map(sel, histogram=True).savefig("drift_map.png")  # doctest: +SKIP
+    """
+    if render not in ("scatter", "density"):
+        raise OptionError(f"render={render!r}: use 'scatter' or 'density'")
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError("ax must be a matplotlib Axes or None")
+    point_size = check_positive(point_size, "point_size")
+    kept, shown = selection.kept, selection.shown
+    shading = amplitude_shading(kept.amplitudes, scaling, n_color_bins)
+    info = kept.info
+
+    fig, hist_ax, raster = _axes(ax, figure, histogram)
+    depth_lim = _depth_limits(kept.depths)
+    time_lim = (0.0, max(kept.duration, 1e-3) * 1.005)
+    raster.set_xlim(*time_lim)
+    raster.set_ylim(*depth_lim)
+
+    if len(kept) == 0:
+        raster.text(
+            0.5,
+            0.5,
+            "no spikes left after filtering",
+            transform=raster.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
+    elif render == "scatter":
+        _draw_scatter(
+            raster,
+            shown.times,
+            shown.depths,
+            shading.bin_of(shown.amplitudes),
+            shading.n_bins,
+            point_size,
+        )
+    else:
+        _draw_density(
+            raster,
+            fig,
+            selection,
+            density_statistic,
+            density_log,
+            time_lim,
+            depth_lim,
+            depth_bin_um,
+            colorbar,
+        )
+
+    if colorbar and render == "scatter" and len(kept):
+        _amplitude_key(fig, raster, shading, info.amplitude_unit)
+
+    raster.set_xlabel("Time (s)")
+    if hist_ax is None:
+        raster.set_ylabel("Depth (µm)")
+    else:
+        _draw_histogram(hist_ax, selection, weight_histogram_by_amplitude, depth_bin_um)
+        raster.tick_params(labelleft=False)
+
+    _titles(fig, raster, ax, selection, title)
+    return fig
+
+
+def plot_depth_histogram(
+    selection: Selection,
+    *,
+    weight_by_amplitude: bool = False,
+    ax: Axes | None = None,
+    depth_bin_um: float = DEPTH_BIN_UM,
+    title: bool | str | None = None,
+) -> Figure:
+    """Draw the depth histogram of a selection on its own.
+
+    Parameters
+    ----------
+    selection
+        Spikes to count (all kept spikes, not only the decimated ones).
+    weight_by_amplitude
+        Sum amplitudes per depth bin instead of counting spikes.
+    ax
+        Axes to draw into; by default a new figure is made.
+    depth_bin_um
+        Bin height in µm.
+    title
+        ``True`` for a default title, a string for that title, None/False for none.
+    """
+    if ax is None:
+        fig = Figure(figsize=(3.5, 7.5), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure  # type: ignore[assignment]
+    _draw_histogram(ax, selection, weight_by_amplitude, depth_bin_um)
+    ax.set_ylim(*_depth_limits(selection.kept.depths))
+    text = _title_text(title, selection, "Depth histogram")
+    ax.set_title(
+        f"{text}\n{selection.kept.info.name}" if text else selection.kept.info.name, fontsize=9
+    )
+    return fig
+
+
+def _axes(
+    ax: Axes | None, figure: Figure | None, histogram: bool
+) -> tuple[Figure, Axes | None, Axes]:
+    if ax is None:
+        fig = figure if figure is not None else Figure(figsize=_FIGSIZE, layout="constrained")
+        if not histogram:
+            return fig, None, fig.add_subplot()
+        grid = fig.add_gridspec(1, 2, width_ratios=[1, 5])
+        hist_ax = fig.add_subplot(grid[0, 0])
+        return fig, hist_ax, fig.add_subplot(grid[0, 1], sharey=hist_ax)
+    fig = ax.figure  # type: ignore[assignment]
+    if not histogram:
+        return fig, None, ax  # type: ignore[return-value]
+    hist_ax = ax.inset_axes((-0.27, 0.0, 0.2, 1.0), sharey=ax)
+    return fig, hist_ax, ax  # type: ignore[return-value]
+
+
+def _depth_limits(depths: np.ndarray) -> tuple[float, float]:
+    finite = depths[np.isfinite(depths)]
+    if len(finite) == 0:
+        return 0.0, 1.0
+    low, high = float(finite.min()), float(finite.max())
+    pad = max(0.02 * (high - low), 5.0)
+    return low - pad, high + pad
+
+
+def _draw_scatter(
+    ax: Axes,
+    times: np.ndarray,
+    depths: np.ndarray,
+    bins: np.ndarray,
+    n_bins: int,
+    point_size: float,
+) -> None:
+    order = np.argsort(bins, kind="stable")  # dark (large) spikes on top
+    colours = grey_rgba(n_bins)[bins[order]]
+    ax.scatter(
+        times[order],
+        depths[order],
+        c=colours,
+        s=point_size,
+        linewidths=0,
+        marker="o",
+        rasterized=True,
+    )
+
+
+def _grey_map() -> LinearSegmentedColormap:
+    cmap = LinearSegmentedColormap.from_list(
+        "driftqc_grey", [(LIGHTEST_GREY,) * 3, (0.0, 0.0, 0.0)], N=256
+    )
+    cmap.set_bad((1.0, 1.0, 1.0, 1.0))
+    cmap.set_under((1.0, 1.0, 1.0, 1.0))
+    return cmap
+
+
+def _draw_density(
+    ax: Axes,
+    fig: Figure,
+    selection: Selection,
+    statistic: str,
+    log: bool,
+    time_lim: tuple[float, float],
+    depth_lim: tuple[float, float],
+    depth_bin_um: float,
+    colorbar: bool,
+) -> None:
+    kept = selection.kept
+    bbox = ax.get_position()
+    width_px = max(int(fig.get_figwidth() * bbox.width * fig.dpi), 50)
+    height_px = max(int(fig.get_figheight() * bbox.height * fig.dpi), 50)
+    n_depth = int(min(height_px, max(1, (depth_lim[1] - depth_lim[0]) / depth_bin_um)))
+    image = density_image(
+        kept.times,
+        kept.depths,
+        kept.amplitudes,
+        statistic=statistic,
+        n_time_bins=width_px,
+        n_depth_bins=n_depth,
+        time_range=time_lim,
+        depth_range=depth_lim,
+    )
+    values = image.values.copy()
+    if statistic == "count":
+        values[values == 0] = np.nan
+    finite = values[np.isfinite(values)]
+    if len(finite) == 0:
+        return
+    if log:
+        positive = finite[finite > 0]
+        low = float(positive.min()) if len(positive) else 1.0
+        norm: Normalize = LogNorm(vmin=low, vmax=max(float(finite.max()), low * 1.0001))
+    else:
+        norm = Normalize(vmin=float(finite.min()), vmax=float(finite.max()))
+    mappable = ax.imshow(
+        values,
+        origin="lower",
+        aspect="auto",
+        interpolation="nearest",
+        extent=(*time_lim, *depth_lim),
+        cmap=_grey_map(),
+        norm=norm,
+        rasterized=True,
+    )
+    if colorbar:
+        unit = kept.info.amplitude_unit
+        label = {
+            "count": "Spikes per bin",
+            "mean_amplitude": f"Mean amplitude ({unit})",
+            "max_amplitude": f"Max amplitude ({unit})",
+        }[statistic]
+        fig.colorbar(mappable, ax=ax, label=label, fraction=0.04, pad=0.01)
+
+
+def _amplitude_key(fig: Figure, ax: Axes, shading: AmplitudeShading, unit: str) -> None:
+    cmap = ListedColormap(grey_rgba(shading.n_bins))
+    norm = (
+        BoundaryNorm(shading.edges, shading.n_bins)
+        if shading.high > shading.low
+        else Normalize(shading.low, shading.low + 1)
+    )
+    label = {"log2": f"log2 amplitude ({unit})", "log10": f"log10 amplitude ({unit})"}.get(
+        shading.scaling if isinstance(shading.scaling, str) else "", f"Amplitude ({unit})"
+    )
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label, fraction=0.04, pad=0.01)
+
+
+def _draw_histogram(ax: Axes, selection: Selection, weighted: bool, bin_um: float) -> None:
+    kept = selection.kept
+    hist = depth_histogram(kept.depths, kept.amplitudes if weighted else None, bin_um=bin_um)
+    ax.plot(hist.values, hist.centres, color="k", linewidth=0.8)
+    unit = kept.info.amplitude_unit
+    ax.set_xlabel(f"Summed amplitude ({unit})" if weighted else "Spike count")
+    ax.set_ylabel("Depth (µm)")
+    ax.set_xlim(0, max(float(hist.values.max(initial=0)) * 1.05, 1.0))
+
+
+def _title_text(title: bool | str | None, selection: Selection, default: str) -> str | None:
+    if title is True:
+        return f"{default}: {selection.kept.info.name}"
+    if title:
+        return str(title)
+    return None
+
+
+def _titles(
+    fig: Figure, raster: Axes, user_ax: Axes | None, selection: Selection, title: bool | str | None
+) -> None:
+    text = _title_text(title, selection, "Drift map")
+    caption = selection.caption
+    if user_ax is None:
+        if text:
+            fig.suptitle(text)
+        raster.set_title(caption, loc="left", fontsize=8, color="0.25", wrap=True)
+    else:
+        full = f"{text}\n{caption}" if text else caption
+        raster.set_title(full, loc="left", fontsize=8, color="0.15", wrap=True)

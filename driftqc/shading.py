@@ -1,0 +1,108 @@
+"""Amplitude → grey: the shading shared by every drift-map view.
+
+Amplitudes are split into ``n_bins`` equal-width bins between ``low`` and ``high``, computed
+on the linear amplitudes, on their log2 or log10, or given explicitly as ``(low, high)``
+(linear). Amplitudes outside the range go to the end bins. Larger amplitudes are darker; the
+lightest bin is a light grey rather than white, so the weakest spikes stay visible on a white
+background. Matplotlib and Qt views both draw from :func:`amplitude_bins` and
+:func:`grey_levels`, so they agree bin for bin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from driftqc.options import Scaling, check_n_bins, check_scaling
+
+LIGHTEST_GREY = 0.82  # grey level of the smallest-amplitude bin (1.0 would be white)
+
+
+@dataclass(frozen=True)
+class AmplitudeShading:
+    """How amplitudes map to grey bins.
+
+    Attributes
+    ----------
+    scaling
+        ``"linear"``, ``"log2"``, ``"log10"`` or an explicit ``(low, high)``.
+    low, high
+        Range of the bins, in the transformed units (log units for the log scalings).
+    n_bins
+        Number of grey levels.
+    """
+
+    scaling: Scaling
+    low: float
+    high: float
+    n_bins: int
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Bin edges, ``n_bins + 1`` values from ``low`` to ``high``."""
+        return np.linspace(self.low, self.high, self.n_bins + 1)
+
+    def transform(self, amplitudes: np.ndarray) -> np.ndarray:
+        """Map amplitudes into the units of ``low``/``high``."""
+        values = np.abs(np.asarray(amplitudes, dtype=np.float64))
+        if self.scaling == "log2":
+            return np.log2(np.maximum(values, np.finfo(np.float64).tiny))
+        if self.scaling == "log10":
+            return np.log10(np.maximum(values, np.finfo(np.float64).tiny))
+        return values
+
+    def bin_of(self, amplitudes: np.ndarray) -> np.ndarray:
+        """Bin index (0 = lightest) of each amplitude, as int16."""
+        values = self.transform(amplitudes)
+        if self.high <= self.low:
+            return np.full(values.shape, self.n_bins - 1, dtype=np.int16)
+        scaled = (values - self.low) * (self.n_bins / (self.high - self.low))
+        return np.clip(np.floor(scaled), 0, self.n_bins - 1).astype(np.int16)
+
+
+def amplitude_shading(
+    amplitudes: np.ndarray, scaling: object = "linear", n_bins: object = 20
+) -> AmplitudeShading:
+    """Choose the grey bins for a set of amplitudes.
+
+    Parameters
+    ----------
+    amplitudes
+        The amplitudes the range is taken from (all spikes that passed the filters, so a
+        decimated scatter shades like the full data).
+    scaling
+        ``"linear"``, ``"log2"``, ``"log10"`` (range = min..max of the transformed
+        amplitudes) or an explicit linear ``(low, high)``.
+    n_bins
+        Number of grey levels.
+
+    Examples
+    --------
+    >>> shading = amplitude_shading(np.array([10.0, 20.0, 40.0]), "log2", 2)
+    >>> shading.bin_of(np.array([10.0, 40.0])).tolist()
+    [0, 1]
+    """
+    scaling = check_scaling(scaling)
+    n_bins = check_n_bins(n_bins)
+    if isinstance(scaling, tuple):
+        return AmplitudeShading(scaling, scaling[0], scaling[1], n_bins)
+    probe = AmplitudeShading(scaling, 0.0, 1.0, n_bins)
+    values = probe.transform(amplitudes)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return probe
+    return AmplitudeShading(scaling, float(values.min()), float(values.max()), n_bins)
+
+
+def grey_levels(n_bins: int) -> np.ndarray:
+    """Grey level (0 = black, 1 = white) of each bin, lightest first."""
+    if n_bins == 1:
+        return np.zeros(1)
+    return np.linspace(LIGHTEST_GREY, 0.0, n_bins)
+
+
+def grey_rgba(n_bins: int) -> np.ndarray:
+    """(n_bins, 4) float RGBA colours of the bins, lightest first."""
+    grey = grey_levels(n_bins)
+    return np.column_stack([grey, grey, grey, np.ones_like(grey)])
