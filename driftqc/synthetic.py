@@ -480,7 +480,7 @@ class _NpyWriter:
 
     def write(self, chunk: np.ndarray) -> None:
         chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
-        self._fh.write(chunk.tobytes())
+        self._fh.write(memoryview(chunk).cast("B"))
         self.rows += len(chunk)
 
     def close(self) -> None:
