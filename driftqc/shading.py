@@ -57,8 +57,8 @@ class AmplitudeShading:
         values = self.transform(amplitudes)
         if self.high <= self.low:
             return np.full(values.shape, self.n_bins - 1, dtype=np.int16)
-        scaled = (values - self.low) * (self.n_bins / (self.high - self.low))
-        return np.clip(np.floor(scaled), 0, self.n_bins - 1).astype(np.int16)
+        index = np.searchsorted(self.edges, values, side="right") - 1
+        return np.clip(index, 0, self.n_bins - 1).astype(np.int16)
 
 
 def amplitude_shading(

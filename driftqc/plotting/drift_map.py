@@ -253,9 +253,7 @@ def _grey_map() -> LinearSegmentedColormap:
     cmap = LinearSegmentedColormap.from_list(
         "driftqc_grey", [(LIGHTEST_GREY,) * 3, (0.0, 0.0, 0.0)], N=256
     )
-    cmap.set_bad((1.0, 1.0, 1.0, 1.0))
-    cmap.set_under((1.0, 1.0, 1.0, 1.0))
-    return cmap
+    return cmap.with_extremes(bad=(1.0, 1.0, 1.0, 1.0), under=(1.0, 1.0, 1.0, 1.0))
 
 
 def _draw_density(

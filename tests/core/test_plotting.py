@@ -1,0 +1,172 @@
+"""Matplotlib drift maps and the seed API's static half."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+
+import driftqc
+from driftqc import DriftPlotter, get_amplitudes, plot_drift_map, read_kilosort, select_spikes
+from driftqc.shading import amplitude_shading, grey_rgba
+
+matplotlib.use("Agg")
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "driftplots-api.txt"
+
+
+def seed_signature(name: str) -> list[tuple[str, object]]:
+    """(name, default) pairs of a method as the seed API document writes it."""
+    if not SEED.is_file():
+        pytest.skip(f"seed API document not found at {SEED}")
+    match = re.search(rf"{name}\((.*?)\)\[source\]", SEED.read_text(encoding="utf-8"))
+    assert match, name
+    call = ast.parse(f"f({match.group(1)})").body[0].value
+    params = [(a.id, inspect.Parameter.empty) for a in call.args]
+    params += [(k.arg, ast.literal_eval(k.value)) for k in call.keywords]
+    return params
+
+
+def our_signature(function) -> list[tuple[str, object]]:
+    return [
+        (p.name, p.default)
+        for p in inspect.signature(function).parameters.values()
+        if p.name != "self" and p.kind is not inspect.Parameter.KEYWORD_ONLY
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ours", "seed"),
+    [
+        (DriftPlotter.drift_map_plot_matplotlib, "drift_map_plot_matplotlib"),
+        (DriftPlotter.drift_map_plot_interactive, "drift_map_plot_interactive"),
+        (get_amplitudes, "get_amplitudes"),
+    ],
+)
+def test_signatures_match_the_seed_api(ours, seed):
+    assert our_signature(ours) == seed_signature(seed)
+
+
+def test_seed_names_are_exported():
+    for name in ("DriftPlotter", "get_amplitudes", "MultiSessionDriftmapWidget"):
+        assert name in driftqc.__all__
+
+
+def test_attributes(ks25_session):
+    plotter = DriftPlotter(ks25_session.path)
+    sorting = read_kilosort(ks25_session.path)
+    np.testing.assert_array_equal(plotter.spike_times, sorting.spikes.times)
+    np.testing.assert_array_equal(plotter.spike_depths, sorting.spikes.depths)
+    np.testing.assert_array_equal(plotter.spike_amplitudes, sorting.spikes.amplitudes)
+    np.testing.assert_array_equal(plotter.spike_templates, sorting.spikes.templates)
+    assert plotter.templates.shape[0] == len(ks25_session.unit_depths)
+    assert plotter.channel_locations.shape == (96, 2)
+    assert plotter.spike_times.max() <= ks25_session.duration  # seconds, not samples
+    with pytest.raises(AttributeError):
+        plotter.spike_times = None
+
+
+def scatter_points(ax) -> tuple[np.ndarray, np.ndarray]:
+    collections = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(collections) == 1
+    return collections[0].get_offsets(), collections[0].get_facecolors()
+
+
+def test_scatter_draws_the_shown_spikes_in_their_grey(ks25_session):
+    plotter = DriftPlotter(ks25_session.path)
+    fig = plotter.drift_map_plot_matplotlib(
+        decimate=4, exclude_noise=True, amplitude_cmap_scaling="log2", n_color_bins=8
+    )
+    sel = select_spikes(plotter.sorting, exclude_noise=True, decimate=4)
+    raster = fig.axes[0]
+    offsets, colours = scatter_points(raster)
+    order = np.lexsort((sel.shown.depths, sel.shown.times))
+    drawn = np.lexsort((offsets[:, 1], offsets[:, 0]))
+    np.testing.assert_allclose(offsets[drawn, 0], sel.shown.times[order])
+    np.testing.assert_allclose(offsets[drawn, 1], sel.shown.depths[order], rtol=1e-6)
+    shading = amplitude_shading(sel.kept.amplitudes, "log2", 8)
+    expected = grey_rgba(8)[shading.bin_of(sel.shown.amplitudes)]
+    np.testing.assert_allclose(colours[drawn], expected[order])
+    assert raster.get_xlabel() == "Time (s)" and raster.get_ylabel() == "Depth (µm)"
+    assert f"{len(sel.shown):,} of {ks25_session.n_spikes:,} spikes" in raster.get_title("left")
+    assert isinstance(fig, Figure)
+    matplotlib.pyplot.close(fig)
+
+
+def test_histogram_counts_every_kept_spike(ks25_session):
+    plotter = DriftPlotter(ks25_session.path)
+    fig = plotter.drift_map_plot_matplotlib(add_histogram_plot=True, decimate=10)
+    hist_ax = fig.axes[0]
+    counts = hist_ax.lines[0].get_xdata()
+    assert counts.sum() == ks25_session.n_spikes  # not the decimated number
+    assert hist_ax.get_xlabel() == "Spike count"
+    assert hist_ax.get_shared_y_axes().joined(hist_ax, fig.axes[1])
+    weighted = plotter.drift_map_plot_matplotlib(
+        add_histogram_plot=True, weight_histogram_by_amplitude=True
+    )
+    sums = weighted.axes[0].lines[0].get_xdata()
+    np.testing.assert_allclose(sums.sum(), plotter.spike_amplitudes.astype(float).sum(), rtol=1e-5)
+    assert "Summed amplitude" in weighted.axes[0].get_xlabel()
+    matplotlib.pyplot.close("all")
+
+
+def test_titles(ks25_session):
+    plotter = DriftPlotter(ks25_session.path)
+    fig = plotter.drift_map_plot_matplotlib(title="My session")
+    assert fig._suptitle.get_text() == "My session"
+    fig = plotter.drift_map_plot_matplotlib(title=True)
+    assert plotter.sorting.info.name in fig._suptitle.get_text()
+    fig = plotter.drift_map_plot_matplotlib()
+    assert fig._suptitle is None
+    matplotlib.pyplot.close("all")
+
+
+def test_draws_into_given_axes(ks25_session, ks4_session):
+    fig = Figure()
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, truth in zip(axes, (ks25_session, ks4_session), strict=True):
+        out = DriftPlotter(truth.path).drift_map_plot_matplotlib(
+            ax=ax, title="S", add_histogram_plot=True, amplitude_cmap_scaling=(5, 50)
+        )
+        assert out is fig
+        assert ax.get_title("left").startswith("S\n")
+    with pytest.raises(TypeError, match="Axes"):
+        DriftPlotter(ks25_session.path).drift_map_plot_matplotlib(ax="not axes")
+
+
+def test_density_render_bins_all_kept_spikes(ks25_session):
+    sel = select_spikes(read_kilosort(ks25_session.path), decimate="estimate")
+    fig = plot_drift_map(sel, render="density", density_log=False)
+    images = [im for im in fig.axes[0].get_images() if isinstance(im, AxesImage)]
+    assert len(images) == 1
+    assert np.nansum(images[0].get_array().filled(np.nan)) == len(sel.kept)
+    assert fig.axes[0].get_ylim()[0] < fig.axes[0].get_ylim()[1]  # depth grows upward
+
+
+def test_empty_selection_is_drawn_with_a_note(ks25_session):
+    with pytest.warns(UserWarning, match="no spikes left"):
+        sel = select_spikes(
+            read_kilosort(ks25_session.path),
+            filter_amplitude_mode="absolute",
+            filter_amplitude_values=(-2, -1),
+        )
+    fig = plot_drift_map(sel, histogram=True)
+    texts = [t.get_text() for t in fig.axes[1].texts]
+    assert "no spikes left after filtering" in texts
+
+
+def test_get_amplitudes(ks25_session, ks4_session):
+    paths = [ks25_session.path, ks4_session.path]
+    per_session = get_amplitudes(paths)
+    assert [len(a) for a in per_session] == [ks25_session.n_spikes, ks4_session.n_spikes]
+    np.testing.assert_allclose(per_session[0], DriftPlotter(paths[0]).spike_amplitudes)
+    pooled = get_amplitudes(paths, exclude_noise=True, concatenate=True)
+    kept = [len(select_spikes(read_kilosort(p), exclude_noise=True).kept) for p in paths]
+    assert pooled.ndim == 1 and len(pooled) == sum(kept)
