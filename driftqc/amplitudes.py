@@ -10,6 +10,7 @@ import numpy as np
 from driftqc.io import load_sorting
 from driftqc.model import Sorting
 from driftqc.selection import select_spikes
+from driftqc.units import shared_amplitude_unit
 
 
 def get_amplitudes(
@@ -22,7 +23,8 @@ def get_amplitudes(
     Parameters
     ----------
     list_of_path_or_analyzer
-        Sorter output folders (or loaded sortings / ``DriftPlotter`` objects).
+        Sorter output folders, SpikeInterface ``SortingAnalyzer`` objects or folders (needs
+        the ``spikeinterface`` extra), loaded sortings or ``DriftPlotter`` objects.
     exclude_noise
         Leave out spikes of clusters labelled noise (see ``DriftPlotter``).
     concatenate
@@ -37,7 +39,9 @@ def get_amplitudes(
     Notes
     -----
     Only amplitudes are computed, so Kilosort 1–3 folders are read without the expensive
-    pass over ``pc_features.npy``.
+    pass over ``pc_features.npy``. With ``concatenate=True``, sessions whose amplitudes are
+    in different units (Kilosort's arbitrary units and an analyzer's µV) give an
+    :class:`driftqc.units.AmplitudeUnitWarning`: their pooled values are not comparable.
 
     Examples
     --------
@@ -48,11 +52,15 @@ def get_amplitudes(
     if isinstance(list_of_path_or_analyzer, str | Path):
         list_of_path_or_analyzer = [list_of_path_or_analyzer]
     per_session = []
+    infos = []
     for source in list_of_path_or_analyzer:
-        sorting = getattr(source, "sorting", source)
-        sorting = load_sorting(sorting, with_depths=False)
+        # a DriftPlotter carries its Sorting (an analyzer's .sorting is SpikeInterface's own)
+        held = getattr(source, "sorting", None)
+        sorting = load_sorting(held if isinstance(held, Sorting) else source, with_depths=False)
         selection = select_spikes(sorting, exclude_noise=exclude_noise, decimate=False)
         per_session.append(np.array(selection.kept.amplitudes))
+        infos.append(sorting.info)
     if concatenate:
+        shared_amplitude_unit(infos, purpose="one concatenated amplitude array")
         return np.concatenate(per_session) if per_session else np.empty(0, dtype=np.float32)
     return per_session

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from driftqc.errors import SortingFormatError
+from driftqc.io.analyzer import (
+    is_analyzer_folder,
+    is_analyzer_object,
+    is_spikeinterface_object,
+    read_analyzer,
+)
 from driftqc.io.kilosort import detect_version, read_kilosort
 from driftqc.model import Sorting
 
-__all__ = ["detect_version", "load_sorting", "read_kilosort"]
+__all__ = ["detect_version", "load_sorting", "read_analyzer", "read_kilosort"]
 
 
 def load_sorting(
     source: Path | str | object, *, version: str | None = None, with_depths: bool = True
 ) -> Sorting:
-    """Load a session from a sorter output folder.
+    """Load a session from a sorter output folder or a SpikeInterface analyzer.
 
     Parameters
     ----------
     source
-        A Kilosort 1–4 output folder (or a Phy export of one).
+        A Kilosort 1–4 output folder (or a Phy export of one), a SpikeInterface
+        ``SortingAnalyzer``, or the folder an analyzer was saved to (binary folder or
+        ``.zarr``; needs the ``spikeinterface`` extra).
     version
-        Overrides the Kilosort version detected from the folder's ``kilosort*.log``.
+        Overrides the Kilosort version detected from the folder's ``kilosort*.log``; ignored
+        for analyzers.
     with_depths
         False skips the per-spike depth estimate where it is expensive (amplitudes only).
 
@@ -31,4 +41,15 @@ def load_sorting(
     """
     if isinstance(source, Sorting):
         return source
+    # SpikeInterface is recognised by type and folder markers, never imported here
+    if is_analyzer_object(source):
+        return read_analyzer(source, with_depths=with_depths)
+    if is_spikeinterface_object(source):
+        raise SortingFormatError(
+            f"a {type(source).__name__} cannot be drawn as a drift map: it has no spike "
+            "amplitudes or depths; give a SortingAnalyzer with the extensions templates, "
+            "spike_amplitudes and spike_locations"
+        )
+    if isinstance(source, str | Path) and is_analyzer_folder(source):
+        return read_analyzer(Path(source), with_depths=with_depths)
     return read_kilosort(Path(source), version=version, with_depths=with_depths)  # type: ignore[arg-type]
