@@ -33,7 +33,7 @@ from driftqc.io.geometry import (
     template_depths,
 )
 from driftqc.io.labels import read_label_sources
-from driftqc.io.npy import load_npy, load_vector
+from driftqc.io.npy import load_npy, load_vector, open_npy
 from driftqc.io.ops import read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import pc_feature_depths
@@ -130,7 +130,7 @@ def read_kilosort(
     spike_templates = _read_indices(folder / "spike_templates.npy", n)
     clusters_path = folder / "spike_clusters.npy"
     clusters = _read_indices(clusters_path, n) if clusters_path.is_file() else spike_templates
-    scale = load_vector(folder / "amplitudes.npy", length=n).astype(np.float32)
+    scale = load_vector(folder / "amplitudes.npy", length=n, dtype=np.float32)
 
     positions = read_channel_positions(folder)
     shanks = read_channel_shanks(folder, positions)
@@ -165,7 +165,7 @@ def read_kilosort(
             depths = fallback.astype(np.float32)[spike_templates]
             depth_estimator = "template centre of mass (per-spike depths not computed)"
     template_amp = channel_ptp.max(axis=1) if channel_ptp.size else np.zeros(len(templates))
-    amplitudes = template_amp.astype(np.float32)[spike_templates] * scale
+    amplitudes = np.multiply(template_amp.astype(np.float32)[spike_templates], scale, out=scale)
     unit = "a.u."
     gain = params.get("gain")
     if gain not in (None, "", 0):
@@ -242,27 +242,26 @@ def _depth_frame(version: str) -> str:
 
 
 def _read_times(path: Path, rate: float) -> np.ndarray:
-    samples = load_vector(path)
-    if samples.dtype.kind not in "iuf":
-        raise SortingFormatError(f"{path} should hold sample numbers, found dtype {samples.dtype}")
-    times = samples.astype(np.float64)
-    if samples.dtype.kind == "f" and not np.isfinite(times).all():
+    header = open_npy(path)
+    if header.dtype.kind not in "iuf":
+        raise SortingFormatError(f"{path} should hold sample numbers, found dtype {header.dtype}")
+    times = load_vector(path, dtype=np.float64)
+    if header.dtype.kind == "f" and not np.isfinite(times).all():
         raise SortingFormatError(f"{path} contains NaN or infinite spike times")
     times /= rate
     return times
 
 
 def _read_indices(path: Path, n: int) -> np.ndarray:
-    values = load_vector(path, length=n)
-    if values.dtype.kind not in "iu":
-        if (
-            values.dtype.kind == "f"
-            and np.all(np.isfinite(values))
-            and np.all(values == np.round(values))
-        ):
-            values = values.astype(np.int64)
-        else:
-            raise SortingFormatError(f"{path} should hold integer ids, found {values.dtype}")
+    header = open_npy(path)
+    if header.dtype.kind not in "iuf":
+        raise SortingFormatError(f"{path} should hold integer ids, found {header.dtype}")
+    if header.dtype.kind == "f":
+        values = load_vector(path, length=n)
+        if not (np.isfinite(values).all() and np.all(values == np.round(values))):
+            raise SortingFormatError(f"{path} should hold integer ids, found {header.dtype}")
+    else:
+        values = load_vector(path, length=n, dtype=np.int64)
     if n and values.min() < 0:
         raise SortingFormatError(f"{path} holds negative ids (smallest {int(values.min())})")
     if n and values.max() > np.iinfo(np.int32).max:

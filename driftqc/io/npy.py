@@ -17,6 +17,8 @@ import numpy as np
 
 from driftqc.errors import SortingFormatError
 
+VECTOR_CHUNK_ROWS = 1 << 22  # 4 M values per step when converting per-spike vectors
+
 
 @dataclass(frozen=True)
 class NpyFile:
@@ -90,27 +92,43 @@ def load_npy(path: Path) -> np.ndarray:
     return data.reshape(header.shape)
 
 
-def load_vector(path: Path, *, length: int | None = None) -> np.ndarray:
+def load_vector(
+    path: Path, *, length: int | None = None, dtype: np.dtype | type | None = None
+) -> np.ndarray:
     """Load a per-spike array saved as (n,) or (n, 1) and return it 1-D.
+
+    Parameters
+    ----------
+    path
+        The ``.npy`` file.
+    length
+        Expected number of values (the session's spike count), checked if given.
+    dtype
+        Convert to this type while reading, chunk by chunk, so a conversion never holds the
+        file's array and the converted one in memory at once.
 
     Raises
     ------
     SortingFormatError
         If the array is not of one of those shapes or not of the expected length.
     """
-    values = load_npy(path)
-    if values.ndim == 2 and values.shape[1] == 1:
-        values = values[:, 0]
-    if values.ndim != 1:
+    header = open_npy(path)
+    shape = header.shape
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
         raise SortingFormatError(
-            f"{path} should hold one value per spike, shape (n,) or (n, 1); "
-            f"found shape {values.shape}"
+            f"{path} should hold one value per spike, shape (n,) or (n, 1); found shape {shape}"
         )
-    if length is not None and len(values) != length:
+    if length is not None and shape[0] != length:
         raise SortingFormatError(
-            f"{path} holds {len(values)} values but the folder has {length} spikes"
+            f"{path} holds {shape[0]} values but the folder has {length} spikes"
         )
-    return values
+    if dtype is None or header.fortran_order:
+        values = load_npy(path).reshape(-1)
+        return values if dtype is None else values.astype(dtype)
+    out = np.empty(shape[0], dtype=dtype)
+    for start, chunk in iter_row_chunks(header, VECTOR_CHUNK_ROWS):
+        out[start : start + len(chunk)] = chunk.reshape(-1)
+    return out
 
 
 def iter_row_chunks(header: NpyFile, rows: int) -> Iterator[tuple[int, np.ndarray]]:
