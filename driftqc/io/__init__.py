@@ -18,7 +18,11 @@ __all__ = ["detect_version", "load_sorting", "read_analyzer", "read_kilosort"]
 
 
 def load_sorting(
-    source: Path | str | object, *, version: str | None = None, with_depths: bool = True
+    source: Path | str | object,
+    *,
+    version: str | None = None,
+    with_depths: bool = True,
+    name: str | None = None,
 ) -> Sorting:
     """Load a session from a sorter output folder or a SpikeInterface analyzer.
 
@@ -33,6 +37,8 @@ def load_sorting(
         for analyzers.
     with_depths
         False skips the per-spike depth estimate where it is expensive (amplitudes only).
+    name
+        Session name for titles and tables; by default derived from the folder name.
 
     Returns
     -------
@@ -43,7 +49,7 @@ def load_sorting(
         return source
     # SpikeInterface is recognised by type and folder markers, never imported here
     if is_analyzer_object(source):
-        return read_analyzer(source, with_depths=with_depths)
+        return read_analyzer(source, name=name, with_depths=with_depths)
     if is_spikeinterface_object(source):
         raise SortingFormatError(
             f"a {type(source).__name__} cannot be drawn as a drift map: it has no spike "
@@ -51,5 +57,10 @@ def load_sorting(
             "spike_amplitudes and spike_locations"
         )
     if isinstance(source, str | Path) and is_analyzer_folder(source):
-        return read_analyzer(Path(source), with_depths=with_depths)
-    return read_kilosort(Path(source), version=version, with_depths=with_depths)  # type: ignore[arg-type]
+        return read_analyzer(Path(source), name=name, with_depths=with_depths)
+    return read_kilosort(
+        Path(source),  # type: ignore[arg-type]
+        version=version,
+        name=name,
+        with_depths=with_depths,
+    )

@@ -168,3 +168,11 @@ def test_folder_that_is_not_an_analyzer(tmp_path):
     assert not is_analyzer_folder(tmp_path)
     with pytest.raises(SortingFormatError, match="not a SpikeInterface SortingAnalyzer"):
         read_analyzer(tmp_path)
+
+
+def test_session_name_passes_through_load_sorting(built):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        sorting = load_sorting(built.binary_folder, name="sub-01_ses-01")
+    assert sorting.info.name == "sub-01_ses-01"
+    assert load_sorting(built.analyzer).info.name == "analyzer"
