@@ -1,0 +1,306 @@
+"""A compact on-disk copy of a loaded session, so a batch reads each sorter output only once.
+
+Reading a Kilosort folder is the expensive step (Kilosort 1–3 depths need a pass over
+``pc_features.npy``); everything after it needs only the per-spike table. The **spike cache**
+is one uncompressed ``.npz`` file holding exactly that table, in its model dtypes:
+
+* ``times`` float64 (s), ``amplitudes`` and ``depths`` float32, ``templates`` int32, and
+  ``clusters`` int32 only when curation made them differ from the templates;
+* ``channel_positions`` and ``channel_shanks`` (small, for figure annotations);
+* ``meta``: one JSON document (stored as bytes) with the :class:`SessionInfo`, every
+  cluster-label source and the cache format version.
+
+Template waveforms are left out on purpose: no workflow step draws them, and for a
+384-channel probe they can outweigh the spike table of a short session. A viewer that wants
+them reads the sorter folder, whose path the metadata keeps.
+
+A **selection cache** stores a :class:`Selection` the same way (its ``kept`` spikes plus its
+counts), so drawing can be redone with new options without filtering again.
+
+A session that could not be read is stored as a **failure record**: a cache file without
+arrays whose metadata holds the reason. Loading it raises :class:`FailedSessionError`
+carrying that reason, so each later step can write a placeholder that says why, and a batch
+always has every file its summaries need.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from driftqc.errors import DriftQCError, SortingFormatError
+from driftqc.io.kilosort import read_kilosort
+from driftqc.model import SessionInfo, Sorting, SpikeTable
+from driftqc.selection import Selection, select_spikes
+
+CACHE_FORMAT = 1
+_SPIKE_DTYPES = {
+    "times": np.float64,
+    "amplitudes": np.float32,
+    "depths": np.float32,
+    "templates": np.int32,
+    "clusters": np.int32,
+}
+
+
+class FailedSessionError(DriftQCError):
+    """The cache file records that an earlier step could not process the session."""
+
+    def __init__(self, message: str, stage: str = "load") -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+def cache_sorting(
+    folder: Path | str, path: Path | str, *, version: str | None = None, name: str | None = None
+) -> str | None:
+    """Read a Kilosort folder and write its spike cache, or a failure record if it is bad.
+
+    Parameters
+    ----------
+    folder
+        The sorter output folder.
+    path
+        The cache file to write.
+    version, name
+        Passed to :func:`driftqc.io.read_kilosort`.
+
+    Returns
+    -------
+    str or None
+        None when the session was cached, else the reason it could not be read (also
+        stored in the failure record). Only driftqc's own data errors are caught; anything
+        else (a bug, running out of memory) propagates.
+
+    Examples
+    --------
+    >>> cache_sorting("sub-01/kilosort4", "results/cache/sub-01/spikes.npz")  # doctest: +SKIP
+    """
+    try:
+        sorting = read_kilosort(folder, version=version, name=name)
+    except DriftQCError as exc:
+        save_failure(path, str(exc), stage="load")
+        return str(exc)
+    save_spike_cache(sorting, path)
+    return None
+
+
+def cache_selection(cache: Path | str, path: Path | str, **options: object) -> str | None:
+    """Filter a cached session and write the selection, or a failure record.
+
+    Parameters
+    ----------
+    cache
+        A spike cache (or failure record) from :func:`cache_sorting`.
+    path
+        The selection file to write.
+    **options
+        Keyword arguments of :func:`driftqc.selection.select_spikes`.
+
+    Returns
+    -------
+    str or None
+        None on success, else why the session failed (an earlier step's reason is passed
+        on unchanged).
+    """
+    try:
+        selection = select_spikes(load_spike_cache(cache), **options)  # type: ignore[arg-type]
+    except FailedSessionError as exc:
+        save_failure(path, str(exc), stage=exc.stage)
+        return str(exc)
+    except DriftQCError as exc:
+        save_failure(path, str(exc), stage="filter")
+        return str(exc)
+    save_selection(selection, path)
+    return None
+
+
+def save_spike_cache(sorting: Sorting, path: Path | str) -> Path:
+    """Write the spike table, geometry, labels and provenance of a sorting to ``path``.
+
+    Parameters
+    ----------
+    sorting
+        A loaded session (see :func:`driftqc.io.load_sorting`).
+    path
+        The ``.npz`` file to write; its folder is created.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Examples
+    --------
+    >>> save_spike_cache(read_kilosort("ks_output"), "cache/spikes.npz")  # doctest: +SKIP
+    """
+    spikes = sorting.spikes
+    meta = {
+        "status": "ok",
+        "info": spikes.info.to_dict(),
+        "label_sources": _labels_to_json(sorting.label_sources),
+        "cluster_labels": _labels_to_json({"": spikes.cluster_labels})[""],
+    }
+    arrays = _spike_arrays(spikes)
+    arrays["channel_positions"] = np.asarray(sorting.channel_positions, dtype=np.float32)
+    arrays["channel_shanks"] = np.asarray(sorting.channel_shanks, dtype=np.int16)
+    return _write(path, meta, arrays)
+
+
+def load_spike_cache(path: Path | str) -> Sorting:
+    """Read a spike cache written by :func:`save_spike_cache`.
+
+    Returns
+    -------
+    Sorting
+        The session, with ``templates`` empty (shape ``(0, 0, n_channels)``) and no motion
+        estimate: the cache keeps only what drift maps and summaries need.
+
+    Raises
+    ------
+    FailedSessionError
+        If the file is a failure record; the message is the recorded reason.
+    SortingFormatError
+        If the file is missing or is not a driftqc cache.
+    """
+    meta, data = _read(path)
+    spikes = _spikes_from(data, meta, path)
+    positions = data["channel_positions"]
+    return Sorting(
+        spikes=spikes,
+        templates=np.zeros((0, 0, len(positions)), dtype=np.float32),
+        channel_positions=positions,
+        channel_shanks=data["channel_shanks"].astype(np.int32),
+        label_sources=_labels_from_json(meta.get("label_sources", {})),
+    )
+
+
+def save_selection(selection: Selection, path: Path | str) -> Path:
+    """Write a selection (its kept spikes, counts and filter summary) to ``path``."""
+    meta = {
+        "status": "ok",
+        "info": selection.kept.info.to_dict(),
+        "cluster_labels": _labels_to_json({"": selection.kept.cluster_labels})[""],
+        "selection": selection.to_dict(),
+    }
+    return _write(path, meta, _spike_arrays(selection.kept))
+
+
+def load_selection(path: Path | str) -> Selection:
+    """Read a selection written by :func:`save_selection`.
+
+    Raises
+    ------
+    FailedSessionError
+        If the file is a failure record.
+    """
+    meta, data = _read(path)
+    kept = _spikes_from(data, meta, path)
+    counts = meta["selection"]
+    factor = int(counts["decimation"])
+    bounds = counts["amplitude_bounds"]
+    return Selection(
+        kept=kept,
+        shown=kept.take(slice(None, None, factor)) if factor > 1 else kept,
+        n_total=int(counts["n_total"]),
+        n_invalid=int(counts["n_invalid"]),
+        n_noise=int(counts["n_noise_removed"]),
+        n_amplitude=int(counts["n_amplitude_removed"]),
+        decimation=factor,
+        amplitude_bounds=None if bounds is None else (float(bounds[0]), float(bounds[1])),
+        filters=tuple(counts["filters"]),
+    )
+
+
+def save_failure(path: Path | str, message: str, stage: str = "load") -> Path:
+    """Write a failure record: no data, only why the session could not be processed."""
+    return _write(path, {"status": "failed", "stage": stage, "error": str(message)}, {})
+
+
+def read_status(path: Path | str) -> dict[str, object]:
+    """Return a cache file's status without loading its arrays.
+
+    Returns
+    -------
+    dict
+        ``{"status": "ok"}`` or ``{"status": "failed", "stage": ..., "error": ...}``.
+    """
+    meta = _read_meta(Path(path))
+    return {k: meta[k] for k in ("status", "stage", "error") if k in meta}
+
+
+def _spike_arrays(spikes: SpikeTable) -> dict[str, np.ndarray]:
+    arrays = {
+        name: np.asarray(getattr(spikes, name), dtype=dtype)
+        for name, dtype in _SPIKE_DTYPES.items()
+        if name != "clusters"
+    }
+    if spikes.clusters is not spikes.templates and not np.array_equal(
+        spikes.clusters, spikes.templates
+    ):
+        arrays["clusters"] = np.asarray(spikes.clusters, dtype=np.int32)
+    return arrays
+
+
+def _spikes_from(data: Mapping[str, np.ndarray], meta: dict, path: Path | str) -> SpikeTable:
+    try:
+        templates = data["templates"]
+        return SpikeTable(
+            times=data["times"],
+            amplitudes=data["amplitudes"],
+            depths=data["depths"],
+            templates=templates,
+            clusters=data.get("clusters", templates),
+            info=SessionInfo.from_dict(meta["info"]),
+            cluster_labels=_labels_from_json({"": meta.get("cluster_labels", {})})[""],
+        )
+    except (KeyError, ValueError) as exc:
+        raise SortingFormatError(f"{path} is not a complete driftqc cache: {exc}") from None
+
+
+def _labels_to_json(sources: Mapping[str, Mapping[int, str]]) -> dict[str, dict[str, str]]:
+    return {name: {str(k): str(v) for k, v in labels.items()} for name, labels in sources.items()}
+
+
+def _labels_from_json(sources: Mapping[str, Mapping[str, str]]) -> dict[str, dict[int, str]]:
+    return {name: {int(k): v for k, v in labels.items()} for name, labels in sources.items()}
+
+
+def _write(path: Path | str, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"format": CACHE_FORMAT, **meta}
+    blob = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    # write through a file object so numpy does not append ".npz" to other suffixes
+    with path.open("wb") as fh:
+        np.savez(fh, meta=blob, **arrays)
+    return path
+
+
+def _read_meta(path: Path) -> dict:
+    if not path.is_file():
+        raise SortingFormatError(f"cache file {path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+    except (OSError, ValueError, KeyError) as exc:
+        raise SortingFormatError(f"{path} is not a driftqc cache file ({exc})") from None
+    if meta.get("format") != CACHE_FORMAT:
+        raise SortingFormatError(
+            f"{path} has cache format {meta.get('format')!r}, expected {CACHE_FORMAT}; "
+            "delete it to have it rebuilt"
+        )
+    return meta
+
+
+def _read(path: Path | str) -> tuple[dict, dict[str, np.ndarray]]:
+    path = Path(path)
+    meta = _read_meta(path)
+    if meta.get("status") == "failed":
+        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files if name != "meta"}
+    return meta, arrays

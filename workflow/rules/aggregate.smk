@@ -1,0 +1,98 @@
+# Steps across sessions: amplitude summary and shared range, QC table, multi-session grid.
+
+
+rule amplitude_summary:
+    input:
+        qc=expand("results/qc/{session}/qc.json", session=SESSION_IDS),
+        samples=expand("results/qc/{session}/amplitude_sample.npy", session=SESSION_IDS),
+    output:
+        table=report(
+            "results/summary/amplitudes.tsv",
+            caption="../report/amplitude_table.rst",
+            category="Amplitudes",
+            labels={"figure": "amplitude quantiles"},
+        ),
+        figure=report(
+            "results/summary/amplitudes.png",
+            caption="../report/amplitudes.rst",
+            category="Amplitudes",
+            labels={"figure": "amplitude distributions"},
+        ),
+        shared="results/summary/shared_amplitude_range.json",
+    params:
+        sessions=SESSION_IDS,
+        percentiles=config["amplitude_summary"]["percentiles"],
+        shared_percentiles=config["amplitude_summary"]["shared_percentiles"],
+    log:
+        "logs/amplitude_summary.log",
+    benchmark:
+        "results/benchmarks/amplitude_summary.tsv"
+    resources:
+        mem_mb=cached_mem_mb,
+        runtime=summary_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/amplitude_summary.py"
+
+
+rule qc_summary:
+    input:
+        qc=expand("results/qc/{session}/qc.json", session=SESSION_IDS),
+    output:
+        table=report(
+            "results/summary/qc.tsv",
+            caption="../report/qc_table.rst",
+            category="QC",
+            labels={"table": "QC per session"},
+        ),
+    params:
+        sessions=SESSION_IDS,
+        details=session_details(),
+    log:
+        "logs/qc_summary.log",
+    benchmark:
+        "results/benchmarks/qc_summary.tsv"
+    resources:
+        mem_mb=500,
+        runtime=summary_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/qc_summary.py"
+
+
+rule grid:
+    input:
+        selections=expand("results/filter/{session}/selection.npz", session=SESSION_IDS),
+        shared=shared_range_input,
+    output:
+        png=report(
+            "results/grid/drift_maps.png",
+            caption="../report/grid.rst",
+            category="All sessions",
+            labels={"figure": "grid (common depth axis)"},
+        ),
+        pdf=report(
+            "results/grid/drift_maps.pdf",
+            caption="../report/grid_pdf.rst",
+            category="All sessions",
+            labels={"figure": "one page per session"},
+        ),
+    params:
+        sessions=SESSION_IDS,
+        titles=session_titles(),
+        histogram=config["render"]["histogram"],
+        options=render_params(),
+        layout=config["grid"],
+    log:
+        "logs/grid.log",
+    benchmark:
+        "results/benchmarks/grid.tsv"
+    resources:
+        mem_mb=cached_mem_mb,
+        runtime=summary_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/grid.py"

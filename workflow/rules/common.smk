@@ -1,0 +1,222 @@
+# Helpers of the driftqc workflow: configuration and session-list validation, input
+# functions, parameters and resource estimates. Rules live in the other .smk files.
+
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from driftqc.sessions import (
+    SessionsError,
+    check_sessions,
+    normalise_sessions,
+    read_sessions_file,
+)
+
+validate(config, "../schemas/config.schema.yaml")
+
+# paths of synthetic sessions that rule demo_session writes
+DEMO_PATH = re.compile(r"^resources/demo/(none|linear|zigzag|step)-(kilosort2_5|kilosort4)-\d+/?$")
+# sorter files a cached session depends on (those present are tracked)
+SORTER_FILES = (
+    "spike_times.npy",
+    "spike_templates.npy",
+    "spike_clusters.npy",
+    "amplitudes.npy",
+    "templates.npy",
+    "template_ind.npy",
+    "whitening_mat_inv.npy",
+    "pc_features.npy",
+    "pc_feature_ind.npy",
+    "spike_positions.npy",
+    "channel_positions.npy",
+    "channel_shanks.npy",
+    "params.py",
+    "cluster_group.tsv",
+    "cluster_groups.csv",
+    "cluster_KSLabel.tsv",
+)
+
+
+def is_demo_path(path):
+    """Whether rule demo_session makes this session folder."""
+    return DEMO_PATH.match(str(path)) is not None
+
+
+def read_session_list(source):
+    """Read, normalise and validate the sessions; stop with a message naming a bad entry."""
+    try:
+        if isinstance(source, str):
+            where = f"sessions file {source}"
+            entries = read_sessions_file(source)
+        else:
+            where = "config 'sessions'"
+            entries = source
+        entries = normalise_sessions(entries, where)
+        _validate_entries(entries, where)
+        check_sessions(entries, where, will_exist=is_demo_path)
+    except SessionsError as exc:
+        raise WorkflowError(str(exc)) from None
+    return {entry["id"]: entry for entry in entries}
+
+
+def _validate_entries(entries, where):
+    """Validate against the sessions schema, naming the entry in the message."""
+    for index, entry in enumerate(entries, start=1):
+        try:
+            validate({"sessions": [entry]}, "../schemas/sessions.schema.yaml")
+        except WorkflowError as exc:
+            cause = exc.args[0] if exc.args else exc
+            name = f" (id '{entry['id']}')" if isinstance(entry.get("id"), str) else ""
+            raise SessionsError(f"{where}, entry {index}{name}: {cause}") from None
+
+
+SESSIONS = read_session_list(config["sessions"])
+SESSION_IDS = list(SESSIONS)
+
+
+wildcard_constraints:
+    session="|".join(re.escape(sid) for sid in SESSION_IDS),
+
+
+# ---------------------------------------------------------------- inputs and params
+
+
+def session_path(wildcards):
+    return SESSIONS[wildcards.session]["path"].rstrip("/")
+
+
+def sorter_inputs(wildcards):
+    """The demo folder (made by a rule), or the sorter files present in a real folder."""
+    path = session_path(wildcards)
+    if is_demo_path(path) or not Path(path).is_dir():
+        return [path]
+    return [str(p) for p in sorted(Path(path).iterdir()) if p.name in SORTER_FILES] + [
+        str(p) for p in sorted(Path(path).glob("kilosort*.log"))
+    ]
+
+
+def load_params(wildcards):
+    entry = SESSIONS[wildcards.session]
+    return {"name": wildcards.session, "version": entry.get("version")}
+
+
+def filter_params():
+    opts = config["filters"]
+    amplitude = opts["amplitude_filter"] or {}
+    return {
+        "exclude_noise": opts["exclude_noise"],
+        "filter_amplitude_mode": amplitude.get("mode"),
+        "filter_amplitude_values": list(amplitude.get("values", [])),
+        "decimate": opts["decimate"],
+    }
+
+
+def title_of(sid):
+    label = SESSIONS[sid].get("label")
+    return f"{sid}: {label}" if label else sid
+
+
+def session_title(wildcards):
+    return title_of(wildcards.session)
+
+
+def session_titles():
+    return {sid: title_of(sid) for sid in SESSION_IDS}
+
+
+def render_params():
+    opts = config["render"]
+    scaling = opts["scaling"]
+    return {
+        "scaling": list(scaling) if isinstance(scaling, list) else scaling,
+        "n_color_bins": opts["n_color_bins"],
+        "point_size": opts["point_size"],
+        "render": opts["mode"],
+        "density_statistic": opts["density_statistic"],
+    }
+
+
+def extra_formats():
+    return [ext for ext in config["render"]["formats"] if ext != "png"]
+
+
+def shared_range_input(wildcards):
+    """The shared amplitude range, when the shared scale is on."""
+    if config["shared_amplitude_scale"]:
+        return "results/summary/shared_amplitude_range.json"
+    return []
+
+
+def session_details():
+    return {
+        sid: {key: entry.get(key) for key in ("subject", "date", "label")}
+        for sid, entry in SESSIONS.items()
+    }
+
+
+def all_outputs():
+    per_session = [
+        "results/render/{session}/drift_map.png",
+        "results/render/{session}/depth_histogram.png",
+        "results/qc/{session}/qc.json",
+    ]
+    per_session += [f"results/render/{{session}}/drift_map.{ext}" for ext in extra_formats()]
+    return expand(per_session, session=SESSION_IDS) + [
+        "results/summary/qc.tsv",
+        "results/summary/amplitudes.tsv",
+        "results/summary/amplitudes.png",
+        "results/summary/shared_amplitude_range.json",
+        "results/grid/drift_maps.png",
+        "results/grid/drift_maps.pdf",
+    ]
+
+
+# ---------------------------------------------------------------- resources
+# Sized from the session so that a cluster profile can use them: memory and time grow
+# with the spike count (read from the size of spike_times.npy, 8 bytes per spike), or
+# with the size of the cached files for the later stages; both grow with the attempt.
+
+
+def estimated_spikes(wildcards):
+    path = Path(session_path(wildcards)) / "spike_times.npy"
+    if path.is_file():
+        return max(path.stat().st_size - 128, 0) // 8
+    if is_demo_path(session_path(wildcards)):
+        return config["demo"]["n_spikes"]
+    return 10_000_000
+
+
+def load_mem_mb(wildcards, attempt):
+    return int((500 + 150e-6 * estimated_spikes(wildcards)) * attempt)
+
+
+def load_runtime(wildcards, attempt):
+    return int((5 + estimated_spikes(wildcards) / 2e6) * attempt)
+
+
+def demo_mem_mb(wildcards, attempt):
+    return int((500 + 100e-6 * min(config["demo"]["n_spikes"], 500_000)) * attempt)
+
+
+def demo_runtime(wildcards, attempt):
+    return int((5 + config["demo"]["n_spikes"] / 1e6) * attempt)
+
+
+def _largest_mb(files):
+    sizes = [Path(f).stat().st_size for f in files if Path(f).exists()]
+    return max(sizes, default=0) / 1e6
+
+
+def cached_mem_mb(wildcards, input, attempt):
+    """Memory of a step reading cached spikes: a few copies of its largest input."""
+    return int((500 + 4 * _largest_mb(input)) * attempt)
+
+
+def cached_runtime(wildcards, input, attempt):
+    return int((5 + _largest_mb(input) / 100) * attempt)
+
+
+def summary_runtime(wildcards, input, attempt):
+    return int((5 + sum(Path(f).stat().st_size for f in input if Path(f).exists()) / 1e8) * attempt)

@@ -1,0 +1,106 @@
+# Per-session steps: read the sorter output once into a compact cache, filter, draw, QC.
+# A session that cannot be read gets failure records instead of data, so the others and
+# the summaries still complete (the summaries mark it).
+
+
+rule load:
+    input:
+        sorter_inputs,
+    output:
+        cache="results/cache/{session}/spikes.npz",
+    params:
+        folder=session_path,
+        options=load_params,
+    log:
+        "logs/load/{session}.log",
+    benchmark:
+        "results/benchmarks/load/{session}.tsv"
+    resources:
+        mem_mb=load_mem_mb,
+        runtime=load_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/load.py"
+
+
+rule filter:
+    input:
+        cache="results/cache/{session}/spikes.npz",
+    output:
+        selection="results/filter/{session}/selection.npz",
+    params:
+        options=filter_params(),
+    log:
+        "logs/filter/{session}.log",
+    benchmark:
+        "results/benchmarks/filter/{session}.tsv"
+    resources:
+        mem_mb=cached_mem_mb,
+        runtime=cached_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/filter.py"
+
+
+rule render:
+    input:
+        selection="results/filter/{session}/selection.npz",
+        shared=shared_range_input,
+    output:
+        drift_map=report(
+            "results/render/{session}/drift_map.png",
+            caption="../report/drift_map.rst",
+            category="Drift maps",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "drift map"},
+        ),
+        histogram=report(
+            "results/render/{session}/depth_histogram.png",
+            caption="../report/depth_histogram.rst",
+            category="Depth histograms",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "depth histogram"},
+        ),
+        extra=expand("results/render/{{session}}/drift_map.{ext}", ext=extra_formats()),
+        sidecar="results/render/{session}/drift_map.json",
+    params:
+        title=session_title,
+        options=render_params(),
+        histogram=config["render"]["histogram"],
+        weighted=config["render"]["weight_histogram_by_amplitude"],
+        dpi=config["render"]["dpi"],
+    log:
+        "logs/render/{session}.log",
+    benchmark:
+        "results/benchmarks/render/{session}.tsv"
+    resources:
+        mem_mb=cached_mem_mb,
+        runtime=cached_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/render.py"
+
+
+rule qc:
+    input:
+        cache="results/cache/{session}/spikes.npz",
+        selection="results/filter/{session}/selection.npz",
+    output:
+        qc="results/qc/{session}/qc.json",
+        sample="results/qc/{session}/amplitude_sample.npy",
+    params:
+        percentiles=config["amplitude_summary"]["percentiles"],
+    log:
+        "logs/qc/{session}.log",
+    benchmark:
+        "results/benchmarks/qc/{session}.tsv"
+    resources:
+        mem_mb=cached_mem_mb,
+        runtime=cached_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/qc.py"

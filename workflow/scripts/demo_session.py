@@ -1,0 +1,19 @@
+"""Write one synthetic Kilosort folder; drift, layout and seed come from its name."""
+
+import sys
+
+from driftqc.synthetic import write_kilosort_folder
+
+sys.stderr = open(snakemake.log[0], "w", encoding="utf-8")  # noqa: SIM115
+
+truth = write_kilosort_folder(
+    snakemake.output[0],
+    n_spikes=snakemake.params.n_spikes,
+    n_channels=snakemake.params.n_channels,
+    duration=snakemake.params.duration,
+    layout=snakemake.wildcards.layout,
+    drift=snakemake.wildcards.drift,
+    drift_um=40.0,
+    seed=int(snakemake.wildcards.seed),
+)
+print(f"{truth.path}: {truth.n_spikes} spikes, {truth.layout}, {truth.drift}", file=sys.stderr)
