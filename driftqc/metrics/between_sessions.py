@@ -160,6 +160,7 @@ def between_session_shifts(
     bin_um: float = 2.0,
     smooth_um: float = 4.0,
     log_compress: bool = True,
+    min_correlation: float = 0.25,
 ) -> SessionShifts:
     r"""Register every session's depth profile to a reference session's.
 
@@ -176,6 +177,10 @@ def between_session_shifts(
         Largest shift searched, µm.
     bin_um, smooth_um, log_compress
         Profile options (see :func:`session_depth_profiles`).
+    min_correlation
+        A session whose best normalised correlation with the reference is below this gets a
+        NaN shift: its profile does not resemble the reference (different units, shift beyond
+        ``max_shift_um``), so any "best" lag would be meaningless.
 
     Returns
     -------
@@ -211,6 +216,7 @@ def between_session_shifts(
     max_bins = int(math.ceil(max_shift_um / bin_um))
     registration = register_profiles(profiles, profiles[ref], max_bins)
     shifts = registration.shifts * bin_um
+    shifts[~(registration.peak_correlation >= min_correlation)] = np.nan
     shifts[ref] = 0.0
     return SessionShifts(
         names=labels,
@@ -225,6 +231,7 @@ def between_session_shifts(
             "bin_um": bin_um,
             "smooth_um": smooth_um,
             "log_compress": log_compress,
+            "min_correlation": min_correlation,
         },
     )
 

@@ -16,9 +16,10 @@ the spike depths: measured on registered depths (Kilosort 2.5–4) it is the *re
 left after the sorter's correction; on raw-frame depths (Kilosort 1/2, or
 :func:`driftqc.frames.to_raw_frame`) it is the full motion.
 
-**Quiet bins.** A bin with fewer than ``min_spikes`` spikes, or whose best shift lies on the
-edge of the search range, is marked invalid: its value is interpolated from its neighbours in
-``displacement_um`` and it is left out of every summary number.
+**Quiet bins.** A bin with fewer than ``min_spikes`` spikes, whose best shift lies on the
+edge of the search range, or whose profile hardly resembles the reference (normalised
+correlation below ``min_correlation``) is marked invalid: its value is interpolated from its
+neighbours in ``displacement_um`` and it is left out of every summary number.
 
 **Non-rigid.** :func:`estimate_nonrigid_drift` repeats the registration with the correlation
 restricted to overlapping depth windows (500 µm, half overlapping, tapered), one trace per
@@ -34,7 +35,12 @@ import numpy as np
 import pandas as pd
 
 from driftqc.errors import EmptySelectionError, OptionError
-from driftqc.metrics.registration import gaussian_smooth, register_profiles, shift_profiles
+from driftqc.metrics.registration import (
+    Registration,
+    gaussian_smooth,
+    register_profiles,
+    shift_profiles,
+)
 from driftqc.model import SpikeTable
 
 UNITS = "µm"
@@ -223,6 +229,7 @@ def estimate_drift_trace(
     smooth_um: float = 5.0,
     n_iterations: int = 2,
     depth_range_um: tuple[float, float] | None = None,
+    min_correlation: float = 0.25,
 ) -> DriftTrace:
     """Estimate the rigid drift of a session from its spikes' depths.
 
@@ -249,6 +256,9 @@ def estimate_drift_trace(
         median profile).
     depth_range_um
         Only spikes with depths in ``[low, high)`` are used (default: all).
+    min_correlation
+        Bins whose profile correlates less than this with the reference (normalised
+        correlation at the best lag) are marked invalid: their "best" shift is not trustworthy.
 
     Returns
     -------
@@ -278,13 +288,15 @@ def estimate_drift_trace(
     prepared = _prepare(profiles.values, log_compress, smooth_um / depth_bin_um)
     max_bins = int(math.ceil(max_shift_um / depth_bin_um))
     enough = profiles.counts >= min_spikes
-    reference, registration = _iterate_reference(prepared, enough, max_bins, n_iterations)
+    reference, registration = _iterate_reference(
+        prepared, enough, max_bins, n_iterations, min_correlation
+    )
     shifts_um = registration.shifts * depth_bin_um
     return _finish(
         spikes,
         profiles.time_edges,
         shifts_um,
-        enough,
+        enough & (registration.peak_correlation >= min_correlation),
         profiles.counts,
         registration.peak_correlation,
         profiles.depth_range,
@@ -297,6 +309,7 @@ def estimate_drift_trace(
             "log_compress": log_compress,
             "smooth_um": smooth_um,
             "n_iterations": n_iterations,
+            "min_correlation": min_correlation,
             "method": "rigid",
         },
     )
@@ -315,6 +328,7 @@ def estimate_nonrigid_drift(
     log_compress: bool = True,
     smooth_um: float = 5.0,
     n_iterations: int = 2,
+    min_correlation: float = 0.25,
 ) -> NonRigidDrift:
     """Estimate drift separately in overlapping depth windows.
 
@@ -329,7 +343,7 @@ def estimate_nonrigid_drift(
         Distance between window centres (default half a window).
     bin_s, depth_bin_um, max_shift_um, min_spikes
         As in :func:`estimate_drift_trace`.
-    amplitude_weighted, log_compress, smooth_um, n_iterations
+    amplitude_weighted, log_compress, smooth_um, n_iterations, min_correlation
         As in :func:`estimate_drift_trace`.
 
     Returns
@@ -353,7 +367,7 @@ def estimate_nonrigid_drift(
     prepared = _prepare(profiles.values, log_compress, smooth_um / depth_bin_um)
     max_bins = int(math.ceil(max_shift_um / depth_bin_um))
     enough = profiles.counts >= min_spikes
-    reference, _ = _iterate_reference(prepared, enough, max_bins, n_iterations)
+    reference, _ = _iterate_reference(prepared, enough, max_bins, n_iterations, min_correlation)
     centres_bins = profiles.depth_centres
     low, high = _activity_extent(spikes.depths)
     if high - low <= window_um:
@@ -376,7 +390,7 @@ def estimate_nonrigid_drift(
                 spikes,
                 profiles.time_edges,
                 registration.shifts * depth_bin_um,
-                counts >= min_spikes,
+                (counts >= min_spikes) & (registration.peak_correlation >= min_correlation),
                 counts,
                 registration.peak_correlation,
                 (float(centre - window_um / 2), float(centre + window_um / 2)),
@@ -389,6 +403,7 @@ def estimate_nonrigid_drift(
                     "log_compress": log_compress,
                     "smooth_um": smooth_um,
                     "n_iterations": n_iterations,
+                    "min_correlation": min_correlation,
                     "method": "non-rigid",
                     "window_um": window_um,
                     "window_centre_um": float(centre),
@@ -533,13 +548,18 @@ def _prepare(values: np.ndarray, log_compress: bool, sigma_bins: float) -> np.nd
 
 
 def _iterate_reference(
-    prepared: np.ndarray, enough: np.ndarray, max_bins: int, n_iterations: int
-) -> tuple[np.ndarray, object]:
+    prepared: np.ndarray,
+    enough: np.ndarray,
+    max_bins: int,
+    n_iterations: int,
+    min_correlation: float,
+) -> tuple[np.ndarray, Registration]:
     usable = prepared[enough] if enough.any() else prepared
     reference = np.median(usable, axis=0)
     registration = register_profiles(prepared, reference, max_bins)
     for _ in range(n_iterations):
         ok = enough & np.isfinite(registration.shifts)
+        ok &= registration.peak_correlation >= min_correlation
         if not ok.any():
             break
         aligned = shift_profiles(prepared[ok], registration.shifts[ok])

@@ -136,8 +136,8 @@ def plot_drift_map_with_trace(
     """
     fig = figure if figure is not None else Figure(figsize=(10.0, 9.0), layout="constrained")
     grid = fig.add_gridspec(2, 1, height_ratios=[3, 1])
-    map_ax = fig.add_subplot(grid[0, 0])
-    trace_ax = fig.add_subplot(grid[1, 0], sharex=map_ax)
+    map_ax = fig.add_subplot(grid[0, 0], label="drift map")
+    trace_ax = fig.add_subplot(grid[1, 0], sharex=map_ax, label="drift trace")
     plot_drift_map(selection, ax=map_ax, **map_options)  # type: ignore[arg-type]
     if overlay:
         depths = overlay_depths_um
