@@ -128,14 +128,10 @@ def test_real_kilosort4_raw_trace_recovers_imposed_motion():
 
 
 def _truth_grid(truth) -> tuple[np.ndarray, np.ndarray]:
+    """The imposed displacement on its time grid, as tests/data/make_ks4_fixture.py saves it."""
     names = set(truth.files)
-    for t_key, d_key in (("grid_times", "grid_displacement"), ("t", "displacement")):
-        if {t_key, d_key} <= names:
-            return np.asarray(truth[t_key], float), np.asarray(truth[d_key], float)
-    time_keys = [n for n in names if "time" in n and truth[n].ndim == 1]
-    disp_keys = [n for n in names if "displacement" in n and truth[n].ndim == 1]
-    for d_key in disp_keys:
-        for t_key in time_keys:
-            if truth[t_key].shape == truth[d_key].shape:
-                return np.asarray(truth[t_key], float), np.asarray(truth[d_key], float)
-    pytest.fail(f"ground_truth.npz: no (time, displacement) arrays among {sorted(names)}")
+    if not {"displacement_t_s", "displacement_um"} <= names:
+        pytest.fail(f"ground_truth.npz lacks displacement_t_s/displacement_um: {sorted(names)}")
+    return np.asarray(truth["displacement_t_s"], float), np.asarray(
+        truth["displacement_um"], float
+    )
