@@ -11,10 +11,18 @@ from typing import Any
 
 from driftqc.amplitudes import get_amplitudes
 from driftqc.errors import DriftQCError, EmptySelectionError, OptionError, SortingFormatError
+from driftqc.frames import raw_frame
 from driftqc.io import load_sorting, read_kilosort
+from driftqc.metrics import (
+    between_session_shifts,
+    estimate_drift_trace,
+    find_drift_events,
+    qc_flags,
+    unit_drift_metrics,
+)
 from driftqc.model import SessionInfo, Sorting, SpikeTable
 from driftqc.plotter import DriftPlotter
-from driftqc.plotting import plot_depth_histogram, plot_drift_map
+from driftqc.plotting import plot_depth_histogram, plot_drift_map, plot_drift_trace, plot_kymograph
 from driftqc.selection import Selection, select_spikes
 
 __version__ = "0.1.0"
@@ -31,12 +39,20 @@ __all__ = [
     "Sorting",
     "SortingFormatError",
     "SpikeTable",
+    "between_session_shifts",
+    "estimate_drift_trace",
+    "find_drift_events",
     "get_amplitudes",
     "load_sorting",
     "plot_depth_histogram",
     "plot_drift_map",
+    "plot_drift_trace",
+    "plot_kymograph",
+    "qc_flags",
+    "raw_frame",
     "read_kilosort",
     "select_spikes",
+    "unit_drift_metrics",
 ]
 
 _LAZY_GUI = ("MultiSessionDriftmapWidget", "DriftmapPlotWidget")
