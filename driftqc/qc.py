@@ -140,7 +140,9 @@ def qc_table(
     for sid, record in records.items():
         extra = {k: details.get(sid, {}).get(k) for k in ("subject", "date", "label")}
         rows.append({"session": sid, "status": None, "error": None, **extra, **record})
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    counts = [c for c in table.columns if c.startswith("n_") or c == "decimation"]
+    return table.astype({c: "Int64" for c in counts})
 
 
 def amplitude_summary(

@@ -223,17 +223,22 @@ def session_id_from_path(relative: Path | str, fallback: str = "session") -> str
     return text if ID_PATTERN.match(text) else f"s{text}"
 
 
-def write_sessions_file(sessions: Iterable[Mapping[str, object]], path: Path | str) -> Path:
-    """Write a session list as YAML, every value quoted so it reads back as text."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def format_sessions(sessions: Iterable[Mapping[str, object]]) -> str:
+    """Return a session list as YAML text, every value quoted so it reads back as text."""
     lines = ["# driftqc session list: one entry per sorted recording (id, path, ...)"]
     for entry in sessions:
         items = [(k, entry[k]) for k in SESSION_FIELDS if entry.get(k) is not None]
         for n, (key, value) in enumerate(items):
             prefix = "- " if n == 0 else "  "
             lines.append(f"{prefix}{key}: {_quoted(str(value))}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+def write_sessions_file(sessions: Iterable[Mapping[str, object]], path: Path | str) -> Path:
+    """Write a session list as YAML (see :func:`format_sessions`); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(format_sessions(sessions), encoding="utf-8")
     return path
 
 

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 from driftqc.sessions import (
@@ -220,3 +221,16 @@ def cached_runtime(wildcards, input, attempt):
 
 def summary_runtime(wildcards, input, attempt):
     return int((5 + sum(Path(f).stat().st_size for f in input if Path(f).exists()) / 1e8) * attempt)
+
+
+def warn_about_failed_sessions():
+    """After a run, name the sessions that were marked failed (their data were bad)."""
+    import pandas as pd
+
+    table = Path("results/summary/qc.tsv")
+    if not table.is_file():
+        return
+    qc = pd.read_csv(table, sep="\t", dtype={"session": str})
+    failed = qc[qc["status"] != "ok"]
+    for row in failed.itertuples():
+        logger.warning(f"session {row.session} FAILED and is marked in the summaries: {row.error}")
