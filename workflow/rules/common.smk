@@ -63,14 +63,18 @@ def read_session_list(source):
 
 
 def _validate_entries(entries, where):
-    """Validate against the sessions schema, naming the entry in the message."""
+    """Validate against the sessions schema, naming the entry and field in the message."""
     for index, entry in enumerate(entries, start=1):
         try:
             validate({"sessions": [entry]}, "../schemas/sessions.schema.yaml")
         except WorkflowError as exc:
-            cause = exc.args[0] if exc.args else exc
+            cause = exc.__context__  # the jsonschema ValidationError
+            if not hasattr(cause, "absolute_path"):
+                raise
             name = f" (id '{entry['id']}')" if isinstance(entry.get("id"), str) else ""
-            raise SessionsError(f"{where}, entry {index}{name}: {cause}") from None
+            field = [str(p) for p in cause.absolute_path][2:]
+            at = f", field '{'.'.join(field)}'" if field else ""
+            raise SessionsError(f"{where}, entry {index}{name}{at}: {cause.message}") from None
 
 
 SESSIONS = read_session_list(config["sessions"])
