@@ -60,6 +60,7 @@ class Phases:
         work = [k for k in self.seconds if k != "import"]
         return {
             "phases_s": {k: round(v, 3) for k, v in self.seconds.items()},
+            "phases_cpu_s": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
             "work_s": round(self.total(work), 3),
             "work_cpu_s": round(self.total(work, cpu=True), 3),
             "load_average": round(os.getloadavg()[0], 2),
