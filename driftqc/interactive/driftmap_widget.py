@@ -90,11 +90,14 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         title: bool | str | None = None,
         parent: QtWidgets.QWidget | None = None,
     ) -> None:
-        self._app = ensure_app()
-        super().__init__(parent)
+        # validate before the QWidget exists: a Qt object whose __init__ raised is left
+        # half-built and can crash the interpreter when it is collected at exit
         scaling = check_scaling(amplitude_cmap_scaling)
         n_color_bins = check_n_bins(n_color_bins)
-        self.point_size = check_positive(point_size, "point_size")
+        point_size = check_positive(point_size, "point_size")
+        self._app = ensure_app()
+        super().__init__(parent)
+        self.point_size = point_size
         self.selection = selection
         shown = selection.shown
         self.shading: AmplitudeShading = amplitude_shading(
