@@ -5,20 +5,20 @@ small folder ``tests/data/ks4_drift/`` was made.
 
 What it does
 ------------
-1. Simulates a short extracellular recording (90 s, 30 kHz, 64 channels,
+1. Simulates a short extracellular recording (60 s, 30 kHz, 32 channels,
    int16 binary, channel-major interleaved like any Kilosort ``.bin``) on a
-   Neuropixels-1.0-like probe: 32 rows at 20 µm vertical pitch, two sites per
+   Neuropixels-1.0-like probe: 16 rows at 20 µm vertical pitch, two sites per
    row, staggered x positions (43/11 µm on even rows, 59/27 µm on odd rows),
-   so y spans 0-620 µm.
-   Twenty units each have a biphasic spike waveform (~1.6 ms, trough then a
+   so y spans 0-300 µm.
+   Twelve units each have a biphasic spike waveform (~1.6 ms, trough then a
    slower positive rebound) whose amplitude decays with the 3-D distance from
    the unit to each site; they fire as Poisson processes (2-15 Hz, 2 ms
    refractory period). Gaussian noise (SD 10 bits) plus a weak common-mode
    noise is added.
    A known **rigid drift** is imposed: at time ``t`` every unit's footprint
    centre is at ``y_unit + displacement(t)``, with ``displacement`` a
-   triangle wave between 0 and +24 µm (period 60 s; rising 0-30 s,
-   falling 30-60 s, rising 60-90 s). Positive displacement means the units
+   triangle wave between 0 and +24 µm (period 40 s; rising 0-20 s,
+   falling 20-40 s, rising 40-60 s). Positive displacement means the units
    move towards larger probe y.
 2. Saves the ground truth to ``ground_truth.npz`` (plain numeric arrays, no
    pickled objects): the displacement on a 0.1 s grid and per 2 s Kilosort
@@ -44,7 +44,8 @@ Kilosort 4 needs its own environment (PyTorch CPU)::
     /work/venvs/ks4/bin/python tests/data/make_ks4_fixture.py \\
         --scratch /work/ks4_scratch --out tests/data/ks4_drift
 
-It takes a few minutes on 2 CPU cores. The result is deterministic up to
+It took ~17 min on a busy shared 2-core machine (one torch thread; a
+64-channel / 90 s version was far slower and was abandoned). The result is deterministic up to
 floating-point differences in Kilosort / PyTorch (the simulation is seeded).
 """
 
@@ -52,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -64,14 +66,14 @@ import numpy as np
 # ----------------------------------------------------------------------------
 SEED = 20240611
 FS = 30000  # Hz
-DURATION_S = 90.0
-N_ROWS = 32  # 2 sites per row -> 64 channels
+DURATION_S = 60.0
+N_ROWS = 16  # 2 sites per row -> 32 channels
 ROW_PITCH_UM = 20.0
-N_UNITS = 20
+N_UNITS = 12
 NOISE_SD = 10.0  # int16 bits
 COMMON_NOISE_SD = 2.0  # bits, shared by all channels
 DRIFT_AMPLITUDE_UM = 24.0
-DRIFT_PERIOD_S = 60.0
+DRIFT_PERIOD_S = 40.0
 REFRACTORY_S = 0.002
 WAVEFORM_MS = 2.0  # length of the simulated waveform window
 BATCH_SIZE = 60000  # Kilosort default, 2 s at 30 kHz
@@ -79,7 +81,7 @@ CHUNK_S = 2.0  # simulation chunk
 
 
 def make_probe():
-    """Neuropixels-1.0-like geometry: 32 rows x 2 staggered sites, 20 µm pitch."""
+    """Neuropixels-1.0-like geometry: N_ROWS rows x 2 staggered sites, 20 µm pitch."""
     xc, yc = [], []
     for row in range(N_ROWS):
         xs = (43.0, 11.0) if row % 2 == 0 else (59.0, 27.0)
@@ -290,6 +292,11 @@ def main(argv=None):
                     help="reuse existing Kilosort output in scratch")
     args = ap.parse_args(argv)
 
+    # One thread: on a shared 2-core machine, OpenMP spin-waiting with 2
+    # threads made Kilosort several times slower than a single thread.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     import torch
     import kilosort
     from kilosort import run_kilosort
@@ -323,7 +330,7 @@ def main(argv=None):
         t0 = time.time()
         run_kilosort(settings=settings, probe=probe, filename=bin_path,
                      results_dir=ks_dir, data_dtype="int16",
-                     device=torch.device("cpu"), torch_thread_lim=2)
+                     device=torch.device("cpu"), torch_thread_lim=1)
         sort_runtime = time.time() - t0
         print(f"kilosort {kilosort.__version__} finished in {sort_runtime:.1f} s",
               flush=True)
