@@ -131,7 +131,7 @@ def test_changed_filter_refilters_without_reloading(finished_run):
     assert counts["render"] == len(finished_run.ids)
 
 
-def test_deleted_output_is_remade_alone(finished_run):
+def test_deleted_output_is_remade_then_nothing_is_left(finished_run):
     (finished_run.workdir / "results/render/demo-a/depth_histogram.png").unlink()
     snakemake(finished_run.workdir)
     assert (finished_run.workdir / "results/render/demo-a/depth_histogram.png").is_file()

@@ -65,6 +65,7 @@ rule qc_summary:
 rule grid:
     input:
         selections=expand("results/filter/{session}/selection.npz", session=SESSION_IDS),
+        drift_maps=expand("results/render/{session}/drift_map.png", session=SESSION_IDS),
         shared=shared_range_input,
     output:
         png=report(
@@ -82,7 +83,6 @@ rule grid:
     params:
         sessions=SESSION_IDS,
         titles=session_titles(),
-        histogram=config["render"]["histogram"],
         options=render_params(),
         layout=config["grid"],
     log:
