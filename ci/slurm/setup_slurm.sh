@@ -168,9 +168,11 @@ SQL
 write_slurm_conf() {
     local accounting
     if [ "$ACCOUNTING" = slurmdbd ]; then
+        # job_comment: sacct shows the comment snakemake gives each job (rule, wildcards)
         accounting="AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=6819
+AccountingStoreFlags=job_comment
 JobAcctGatherType=jobacct_gather/linux"
     else
         accounting="AccountingStorageType=accounting_storage/none
