@@ -7,20 +7,26 @@ depth is the centre of mass of the local channels' y positions weighted by the s
 first-PC feature, negative features counted as zero (as phy and the cortex-lab ``ksDriftmap``
 do). A spike whose weights are all zero gets its template's depth instead.
 
-``pc_features.npy`` is ~384 bytes per spike (tens of GB for a long session), so it is read
-in row chunks into a fixed buffer and reduced chunk by chunk.
+``pc_features.npy`` is ~384 bytes per spike (tens of GB for a long session) and only its
+first PC is needed, so the file is mapped one window of rows at a time and reduced window by
+window, in worker threads (numpy releases the GIL). Memory stays at a few windows whatever
+the file size, and the unused PCs are never copied.
 """
 
 from __future__ import annotations
 
+import mmap
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from driftqc.errors import SortingFormatError
-from driftqc.io.npy import iter_row_chunks, load_npy, open_npy
+from driftqc.io.npy import NpyFile, load_npy, open_npy
 
-CHUNK_BYTES = 64 * 2**20
+CHUNK_BYTES = 32 * 2**20  # file bytes mapped per window
+N_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def pc_feature_depths(
@@ -29,9 +35,10 @@ def pc_feature_depths(
     channel_y: np.ndarray,
     fallback_depths: np.ndarray,
     *,
-    chunk_bytes: int = CHUNK_BYTES,
+    chunk_bytes: int | None = None,
+    n_workers: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Compute each spike's depth from ``pc_features.npy`` in chunks.
+    """Compute each spike's depth from ``pc_features.npy`` window by window.
 
     Parameters
     ----------
@@ -44,7 +51,9 @@ def pc_feature_depths(
     fallback_depths
         (n_templates,) depth used for spikes whose first-PC weights are all zero.
     chunk_bytes
-        Size of the read buffer; peak memory is a few times this, whatever the file size.
+        File bytes mapped per window (default ``CHUNK_BYTES``); peak memory is a few windows.
+    n_workers
+        Threads reducing windows in parallel (default: up to 2).
 
     Returns
     -------
@@ -60,7 +69,78 @@ def pc_feature_depths(
         with the spike count, or ``pc_feature_ind.npy`` names channels the probe lacks.
     """
     header = open_npy(folder / "pc_features.npy")
-    ind_path = folder / "pc_feature_ind.npy"
+    pc_ind = _check_inputs(header, folder / "pc_feature_ind.npy", spike_templates, channel_y)
+    if header.fortran_order:
+        raise SortingFormatError(f"{header.path} is saved in Fortran order; re-save it in C order")
+    n_spikes = len(spike_templates)
+    local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
+    fallback = np.asarray(fallback_depths, dtype=np.float32)
+    depths = np.empty(n_spikes, dtype=np.float32)
+    rows = max(1, (chunk_bytes or CHUNK_BYTES) // max(header.row_bytes, 1))
+    starts = range(0, n_spikes, rows)
+    if n_spikes == 0:
+        return depths, 0
+
+    with header.path.open("rb") as fh:
+        fd = fh.fileno()
+
+        def reduce_window(start: int) -> int:
+            stop = min(start + rows, n_spikes)
+            with _mapped_rows(fd, header, start, stop) as features:
+                weights = np.maximum(features[:, 0, :], 0, dtype=np.float32)
+                del features  # the mapping closes only when no view of it is left
+            np.multiply(weights, weights, out=weights)
+            total = weights.sum(axis=1)
+            tmpl = spike_templates[start:stop]
+            moment = np.einsum("ij,ij->i", weights, local_y[tmpl])
+            out = depths[start:stop]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                np.divide(moment, total, out=out)
+            empty = total <= 0
+            if empty.any():
+                out[empty] = fallback[tmpl[empty]]
+            return int(empty.sum())
+
+        workers = max(1, n_workers or N_WORKERS)
+        if workers == 1 or len(starts) == 1:
+            n_fallback = sum(map(reduce_window, starts))
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                n_fallback = sum(pool.map(reduce_window, starts))
+    return depths, n_fallback
+
+
+class _mapped_rows:
+    """Context manager mapping rows ``start:stop`` of a C-ordered ``.npy`` file read-only."""
+
+    def __init__(self, fd: int, header: NpyFile, start: int, stop: int) -> None:
+        begin = header.offset + start * header.row_bytes
+        self._aligned = begin - begin % mmap.ALLOCATIONGRANULARITY
+        self._length = header.offset + stop * header.row_bytes - self._aligned
+        self._delta = begin - self._aligned
+        self._fd, self._header, self._rows = fd, header, stop - start
+
+    def __enter__(self) -> np.ndarray:
+        self._map = mmap.mmap(
+            self._fd,
+            self._length,
+            flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+            prot=mmap.PROT_READ,
+            offset=self._aligned,
+        )
+        count = self._rows * self._header.row_bytes // self._header.dtype.itemsize
+        flat = np.frombuffer(self._map, self._header.dtype, count, self._delta)
+        self._array = flat.reshape(self._rows, *self._header.shape[1:])
+        return self._array
+
+    def __exit__(self, *exc: object) -> None:
+        del self._array  # release the buffer before unmapping
+        self._map.close()
+
+
+def _check_inputs(
+    header: NpyFile, ind_path: Path, spike_templates: np.ndarray, channel_y: np.ndarray
+) -> np.ndarray:
     pc_ind = load_npy(ind_path)
     n_spikes = len(spike_templates)
     if len(header.shape) != 3 or header.shape[1] < 1:
@@ -86,23 +166,4 @@ def pc_feature_depths(
             f"{ind_path} names channels {int(pc_ind.min())}..{int(pc_ind.max())} but the "
             f"probe has {len(channel_y)} channels (0..{len(channel_y) - 1})"
         )
-
-    local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
-    fallback = np.asarray(fallback_depths, dtype=np.float32)
-    depths = np.empty(n_spikes, dtype=np.float32)
-    n_fallback = 0
-    rows = max(1, chunk_bytes // max(header.row_bytes, 1))
-    for start, chunk in iter_row_chunks(header, rows):
-        stop = start + len(chunk)
-        tmpl = spike_templates[start:stop]
-        weights = np.maximum(chunk[:, 0, :], 0, dtype=np.float32)
-        np.multiply(weights, weights, out=weights)
-        total = weights.sum(axis=1)
-        moment = np.einsum("ij,ij->i", weights, local_y[tmpl])
-        empty = total <= 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            np.divide(moment, total, out=depths[start:stop])
-        if empty.any():
-            n_fallback += int(empty.sum())
-            depths[start:stop][empty] = fallback[tmpl[empty]]
-    return depths, n_fallback
+    return pc_ind
