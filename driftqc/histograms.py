@@ -68,20 +68,21 @@ def depth_histogram(
     if not bin_um > 0:
         raise OptionError(f"bin_um={bin_um!r} must be positive")
     depths = np.asarray(depths)
-    finite = np.isfinite(depths)
     if depth_range is None:
-        if not finite.any():
+        if len(depths) == 0 or np.isnan(np.nanmax(depths, initial=np.nan)):
             return DepthHistogram(np.array([0.0, bin_um]), np.zeros(1), amplitudes is not None)
-        depth_range = (float(depths[finite].min()), float(depths[finite].max()))
+        depth_range = (float(np.nanmin(depths)), float(np.nanmax(depths)))
     low = np.floor(depth_range[0] / bin_um) * bin_um
     n_bins = max(1, int(np.floor((depth_range[1] - low) / bin_um)) + 1)
     edges = low + bin_um * np.arange(n_bins + 1)
-    index = np.floor((depths - low) / bin_um)
-    inside = finite & (index >= 0) & (index < n_bins)
-    weights = None
-    if amplitudes is not None:
-        weights = np.asarray(amplitudes, dtype=np.float64)[inside]
-    values = np.bincount(index[inside].astype(np.intp), weights=weights, minlength=n_bins)
+    # bin index in float32, NaN and out-of-range spikes sent to an overflow bin
+    scaled = (depths.astype(np.float32, copy=False) - np.float32(low)) / np.float32(bin_um)
+    np.floor(scaled, out=scaled)
+    outside = ~((scaled >= 0) & (scaled < n_bins))
+    scaled[outside] = n_bins
+    index = scaled.astype(np.int32)
+    weights = None if amplitudes is None else np.asarray(amplitudes, dtype=np.float64)
+    values = np.bincount(index, weights=weights, minlength=n_bins + 1)[:n_bins]
     return DepthHistogram(edges, values.astype(np.float64), amplitudes is not None)
 
 

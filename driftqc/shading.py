@@ -45,12 +45,12 @@ class AmplitudeShading:
 
     def transform(self, amplitudes: np.ndarray) -> np.ndarray:
         """Map amplitudes into the units of ``low``/``high``."""
-        values = np.abs(np.asarray(amplitudes, dtype=np.float64))
-        if self.scaling == "log2":
-            return np.log2(np.maximum(values, np.finfo(np.float64).tiny))
-        if self.scaling == "log10":
-            return np.log10(np.maximum(values, np.finfo(np.float64).tiny))
-        return values
+        if self.scaling in ("log2", "log10"):
+            values = np.abs(np.asarray(amplitudes, dtype=np.float64))
+            log = np.log2 if self.scaling == "log2" else np.log10
+            return log(np.maximum(values, np.finfo(np.float64).tiny))
+        # amplitudes are float32: their absolute values are exact in float32
+        return np.abs(np.asarray(amplitudes, dtype=np.float32))
 
     def bin_of(self, amplitudes: np.ndarray) -> np.ndarray:
         """Bin index (0 = lightest) of each amplitude, as int16."""
@@ -89,10 +89,9 @@ def amplitude_shading(
         return AmplitudeShading(scaling, scaling[0], scaling[1], n_bins)
     probe = AmplitudeShading(scaling, 0.0, 1.0, n_bins)
     values = probe.transform(amplitudes)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
+    if len(values) == 0 or np.isnan(np.nanmax(values, initial=np.nan)):
         return probe
-    return AmplitudeShading(scaling, float(values.min()), float(values.max()), n_bins)
+    return AmplitudeShading(scaling, float(np.nanmin(values)), float(np.nanmax(values)), n_bins)
 
 
 def grey_levels(n_bins: int) -> np.ndarray:

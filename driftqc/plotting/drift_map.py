@@ -236,17 +236,28 @@ def _draw_scatter(
     n_bins: int,
     point_size: float,
 ) -> None:
-    order = np.argsort(bins, kind="stable")  # dark (large) spikes on top
-    colours = grey_rgba(n_bins)[bins[order]]
-    ax.scatter(
-        times[order],
-        depths[order],
-        c=colours,
-        s=point_size,
-        linewidths=0,
-        marker="o",
-        rasterized=True,
-    )
+    # one marker-only line per grey bin, lightest first so larger spikes are drawn on top;
+    # much cheaper to draw than a scatter with a colour per point
+    colours = grey_rgba(n_bins)
+    order = np.argsort(bins, kind="stable")
+    bounds = np.searchsorted(bins[order], np.arange(n_bins + 1))
+    size = float(np.sqrt(point_size))  # marker area in points² -> diameter in points
+    for b in range(n_bins):
+        index = order[bounds[b] : bounds[b + 1]]
+        if len(index) == 0:
+            continue
+        (line,) = ax.plot(
+            times[index],
+            depths[index],
+            linestyle="none",
+            marker="o",
+            markersize=size,
+            markeredgewidth=0,
+            color=colours[b],
+            rasterized=True,
+            label=f"_amplitude bin {b}",
+        )
+        line.set_in_layout(False)
 
 
 def _grey_map() -> LinearSegmentedColormap:

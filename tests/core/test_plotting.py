@@ -10,7 +10,6 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import pytest
-from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
@@ -74,9 +73,17 @@ def test_attributes(ks25_session):
 
 
 def scatter_points(ax) -> tuple[np.ndarray, np.ndarray]:
-    collections = [c for c in ax.collections if isinstance(c, PathCollection)]
-    assert len(collections) == 1
-    return collections[0].get_offsets(), collections[0].get_facecolors()
+    """Positions and RGBA colours of every spike marker drawn on ``ax``."""
+    lines = [line for line in ax.lines if line.get_marker() == "o"]
+    assert lines
+    offsets = np.concatenate([line.get_xydata() for line in lines])
+    colours = np.concatenate(
+        [
+            np.tile(matplotlib.colors.to_rgba(line.get_color()), (len(line.get_xdata()), 1))
+            for line in lines
+        ]
+    )
+    return offsets, colours
 
 
 def test_scatter_draws_the_shown_spikes_in_their_grey(ks25_session):
