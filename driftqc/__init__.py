@@ -11,18 +11,10 @@ from typing import Any
 
 from driftqc.amplitudes import get_amplitudes
 from driftqc.errors import DriftQCError, EmptySelectionError, OptionError, SortingFormatError
-from driftqc.frames import raw_frame
 from driftqc.io import load_sorting, read_kilosort
-from driftqc.metrics import (
-    between_session_shifts,
-    estimate_drift_trace,
-    find_drift_events,
-    qc_flags,
-    unit_drift_metrics,
-)
 from driftqc.model import SessionInfo, Sorting, SpikeTable
 from driftqc.plotter import DriftPlotter
-from driftqc.plotting import plot_depth_histogram, plot_drift_map, plot_drift_trace, plot_kymograph
+from driftqc.plotting import plot_depth_histogram, plot_drift_map
 from driftqc.selection import Selection, select_spikes
 
 __version__ = "0.1.0"
@@ -55,12 +47,24 @@ __all__ = [
     "unit_drift_metrics",
 ]
 
-_LAZY_GUI = ("MultiSessionDriftmapWidget", "DriftmapPlotWidget")
+# loaded on first use: the viewer needs Qt, the metrics need pandas
+_LAZY = {
+    "MultiSessionDriftmapWidget": "driftqc.interactive",
+    "DriftmapPlotWidget": "driftqc.interactive",
+    "between_session_shifts": "driftqc.metrics",
+    "estimate_drift_trace": "driftqc.metrics",
+    "find_drift_events": "driftqc.metrics",
+    "qc_flags": "driftqc.metrics",
+    "unit_drift_metrics": "driftqc.metrics",
+    "raw_frame": "driftqc.frames",
+    "plot_drift_trace": "driftqc.plotting",
+    "plot_kymograph": "driftqc.plotting",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_GUI:
-        from driftqc import interactive
+    if name in _LAZY:
+        import importlib
 
-        return getattr(interactive, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'driftqc' has no attribute {name!r}")
