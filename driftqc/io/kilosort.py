@@ -20,6 +20,7 @@ frame; Kilosort 1 and 2 depths are in the probe's raw frame.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +34,10 @@ from driftqc.io.geometry import (
     template_depths,
 )
 from driftqc.io.labels import read_label_sources
-from driftqc.io.npy import load_npy, load_vector, open_npy
+from driftqc.io.npy import NpyFile, load_npy, open_npy, read_rows
 from driftqc.io.ops import read_ops
 from driftqc.io.params import read_params
-from driftqc.io.pc_depths import pc_feature_depths
+from driftqc.io.pc_depths import PCDepthReader
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 
 _REGISTERED = ("kilosort2_5", "kilosort3", "kilosort4")
@@ -109,114 +110,220 @@ def read_kilosort(
 
     Notes
     -----
-    ``pc_features.npy`` is read in chunks, so memory stays bounded for any session length.
-    Spikes with NaN depth are kept and counted in a warning; the selection layer drops them.
+    ``pc_features.npy`` is read in chunks, so memory stays bounded for any session length;
+    :meth:`KilosortFolder.iter_chunks` reads the spikes themselves in chunks too. Spikes
+    with NaN depth are kept and counted in a warning; the selection layer drops them.
 
     Examples
     --------
     >>> sorting = read_kilosort("sub-01/ses-01/kilosort4")  # doctest: +SKIP
     >>> sorting.spikes.depths[:3]  # doctest: +SKIP
     """
-    folder = Path(folder)
-    _check_folder(folder)
-    version = version or detect_version(folder)
-    ks4 = is_kilosort4(version)
-    params = read_params(folder / "params.py")
-    rate = float(params["sample_rate"])  # type: ignore[arg-type]
-    notes: list[str] = []
-
-    times = _read_times(folder / "spike_times.npy", rate)
-    n = len(times)
-    spike_templates = _read_indices(folder / "spike_templates.npy", n)
-    clusters_path = folder / "spike_clusters.npy"
-    clusters = _read_indices(clusters_path, n) if clusters_path.is_file() else spike_templates
-    scale = load_vector(folder / "amplitudes.npy", length=n, dtype=np.float32)
-
-    positions = read_channel_positions(folder)
-    shanks = read_channel_shanks(folder, positions)
-    templates = read_templates(folder, len(positions))
-    if n and spike_templates.max() >= len(templates):
-        raise SortingFormatError(
-            f"spike_templates.npy uses template {int(spike_templates.max())} but "
-            f"templates.npy holds {len(templates)} templates"
-        )
-
-    if ks4:
-        channel_ptp = peak_to_trough(templates)
-        amp_definition = (
-            "amplitudes.npy (Kilosort 4 feature norm) x largest per-channel peak-to-trough "
-            "of templates.npy; an approximation"
-        )
-        depths = _read_positions_y(folder / "spike_positions.npy", n)
-        depth_estimator = "spike_positions.npy y (Kilosort 4's own estimate)"
-    else:
-        unwhitened = _unwhiten(folder, templates, version, notes)
-        channel_ptp = peak_to_trough(unwhitened)
-        amp_definition = (
-            "amplitudes.npy x largest per-channel peak-to-trough of the unwhitened template "
-            "(templates.npy @ whitening_mat_inv.npy)"
-        )
-        fallback = template_depths(channel_ptp, positions[:, 1])
-        if with_depths:
-            depths, depth_estimator = _ks123_depths(
-                folder, spike_templates, positions, fallback, notes
-            )
-        else:
-            depths = fallback.astype(np.float32)[spike_templates]
-            depth_estimator = "template centre of mass (per-spike depths not computed)"
-    template_amp = channel_ptp.max(axis=1) if channel_ptp.size else np.zeros(len(templates))
-    amplitudes = np.multiply(template_amp.astype(np.float32)[spike_templates], scale, out=scale)
-    unit = "a.u."
-    gain = params.get("gain")
-    if gain not in (None, "", 0):
-        try:
-            amplitudes *= np.float32(float(gain))  # type: ignore[arg-type]
-            unit = "µV"
-            notes.append(f"amplitudes scaled by gain = {gain} µV per bit from params.py")
-        except (TypeError, ValueError):
-            notes.append(f"params.py gain = {gain!r} is not a number and was ignored")
-
-    n_nan = int(np.count_nonzero(~np.isfinite(depths)))
+    session = KilosortFolder(folder, version=version, name=name, with_depths=with_depths)
+    spikes = session.read_spikes(0, session.n_spikes)
+    n_nan = int(np.count_nonzero(~np.isfinite(spikes.depths)))
     if n_nan:
-        source = "spike_positions.npy" if ks4 else "pc_features.npy"
         warnings.warn(
-            f"{folder}: {n_nan} of {n} spikes have no finite depth in {source}; "
-            "they are left out of drift maps",
+            f"{session.folder}: {n_nan} of {len(spikes)} spikes have no finite depth in "
+            f"{session.depth_file}; they are left out of drift maps",
             stacklevel=2,
         )
-        notes.append(f"{n_nan} spikes without a finite depth")
+    return session.sorting(spikes)
 
-    sources = read_label_sources(folder)
-    info = SessionInfo(
-        name=name or _session_name(folder),
-        path=folder.resolve(),
-        sorter=version,
-        sample_rate=rate,
-        amplitude_unit=unit,
-        amplitude_definition=amp_definition,
-        depth_estimator=depth_estimator,
-        depth_frame=_depth_frame(version),
-        notes=tuple(notes),
-    )
-    spikes = SpikeTable(
-        times=times,
-        amplitudes=amplitudes,
-        depths=depths,
-        templates=spike_templates,
-        clusters=clusters,
-        info=info,
-        cluster_labels=next(iter(sources.values()), {}),
-    )
-    templates.flags.writeable = False
-    positions.flags.writeable = False
-    return Sorting(
-        spikes=spikes,
-        templates=templates,
-        channel_positions=positions,
-        channel_shanks=shanks,
-        label_sources=sources,
-        motion=_read_motion(folder, rate) if ks4 else None,
-    )
+
+class KilosortFolder:
+    """An opened Kilosort folder: small files read and checked, spikes read on demand.
+
+    Opening reads ``params.py``, templates, probe geometry, labels and the per-spike files'
+    headers (checking that their lengths agree); :meth:`read_spikes` then reads any range of
+    spikes and :meth:`iter_chunks` walks the session in chunks, so a session of any size can
+    be summarised in bounded memory.
+
+    Parameters
+    ----------
+    folder, version, name, with_depths
+        As for :func:`read_kilosort`.
+    """
+
+    def __init__(
+        self,
+        folder: Path | str,
+        *,
+        version: str | None = None,
+        name: str | None = None,
+        with_depths: bool = True,
+    ) -> None:
+        folder = Path(folder)
+        _check_folder(folder)
+        self.folder = folder
+        self.version = version or detect_version(folder)
+        ks4 = is_kilosort4(self.version)
+        params = read_params(folder / "params.py")
+        self.sample_rate = float(params["sample_rate"])  # type: ignore[arg-type]
+        notes: list[str] = []
+
+        self._times = _vector_header(folder / "spike_times.npy", None, "sample numbers")
+        n = self.n_spikes = self._times.n_rows
+        self._templates = _vector_header(folder / "spike_templates.npy", n, "integer ids")
+        clusters_path = folder / "spike_clusters.npy"
+        self._clusters = (
+            _vector_header(clusters_path, n, "integer ids") if clusters_path.is_file() else None
+        )
+        self._scale = _vector_header(folder / "amplitudes.npy", n, "numbers")
+
+        self.positions = read_channel_positions(folder)
+        self.shanks = read_channel_shanks(folder, self.positions)
+        self.templates = read_templates(folder, len(self.positions))
+        self._positions_file: NpyFile | None = None
+        self._pc: PCDepthReader | None = None
+        self._fallback: np.ndarray | None = None
+        if ks4:
+            channel_ptp = peak_to_trough(self.templates)
+            amp_definition = (
+                "amplitudes.npy (Kilosort 4 feature norm) x largest per-channel "
+                "peak-to-trough of templates.npy; an approximation"
+            )
+            self._positions_file = _positions_header(folder / "spike_positions.npy", n)
+            self.depth_file = "spike_positions.npy"
+            depth_estimator = "spike_positions.npy y (Kilosort 4's own estimate)"
+        else:
+            unwhitened = _unwhiten(folder, self.templates, self.version, notes)
+            channel_ptp = peak_to_trough(unwhitened)
+            amp_definition = (
+                "amplitudes.npy x largest per-channel peak-to-trough of the unwhitened "
+                "template (templates.npy @ whitening_mat_inv.npy)"
+            )
+            fallback = template_depths(channel_ptp, self.positions[:, 1])
+            depth_estimator = self._choose_ks123_depths(folder, n, fallback, with_depths, notes)
+        self.template_amplitudes = (
+            channel_ptp.max(axis=1) if channel_ptp.size else np.zeros(len(self.templates))
+        ).astype(np.float32)
+
+        unit = "a.u."
+        gain = params.get("gain")
+        if gain not in (None, "", 0):
+            try:
+                self.template_amplitudes *= np.float32(float(gain))  # type: ignore[arg-type]
+                unit = "µV"
+                notes.append(f"amplitudes scaled by gain = {gain} µV per bit from params.py")
+            except (TypeError, ValueError):
+                notes.append(f"params.py gain = {gain!r} is not a number and was ignored")
+
+        self.label_sources = read_label_sources(folder)
+        self.notes = notes
+        self._info = dict(
+            name=name or _session_name(folder),
+            path=folder.resolve(),
+            sorter=self.version,
+            sample_rate=self.sample_rate,
+            amplitude_unit=unit,
+            amplitude_definition=amp_definition,
+            depth_estimator=depth_estimator,
+            depth_frame=_depth_frame(self.version),
+        )
+        self._n_fallback = 0
+
+    @property
+    def info(self) -> SessionInfo:
+        """Provenance of the session, including notes gathered while reading spikes."""
+        notes = list(self.notes)
+        if self._n_fallback:
+            notes.append(
+                f"{self._n_fallback} spikes with all-zero first-PC weights placed at their "
+                "template's depth"
+            )
+        return SessionInfo(**self._info, notes=tuple(notes))  # type: ignore[arg-type]
+
+    @property
+    def last_spike_time(self) -> float:
+        """Time of the last spike in seconds (0 for an empty session)."""
+        if self.n_spikes == 0:
+            return 0.0
+        last = read_rows(self._times, self.n_spikes - 1, self.n_spikes)
+        return float(last.reshape(-1)[0]) / self.sample_rate
+
+    def read_spikes(self, start: int, stop: int) -> SpikeTable:
+        """Read spikes ``start:stop`` into a :class:`SpikeTable`.
+
+        Raises
+        ------
+        SortingFormatError
+            If the range holds NaN times, negative ids or templates the folder lacks.
+        """
+        stop = min(stop, self.n_spikes)
+        times = _as_times(read_rows(self._times, start, stop), self._times.path)
+        times /= self.sample_rate
+        templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
+        if len(templates) and templates.max() >= len(self.templates):
+            raise SortingFormatError(
+                f"spike_templates.npy uses template {int(templates.max())} but "
+                f"templates.npy holds {len(self.templates)} templates"
+            )
+        clusters = (
+            templates
+            if self._clusters is None
+            else _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
+        )
+        scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32)
+        amplitudes = np.multiply(self.template_amplitudes[templates], scale, out=scale)
+        if self._positions_file is not None:
+            depths = read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
+        elif self._pc is not None:
+            depths, n_fallback = self._pc.depths(start, templates)
+            self._n_fallback += n_fallback
+        else:
+            depths = self._fallback[templates]  # type: ignore[index]
+        return SpikeTable(
+            times=times,
+            amplitudes=amplitudes,
+            depths=depths,
+            templates=templates,
+            clusters=clusters,
+            info=self.info,
+            cluster_labels=next(iter(self.label_sources.values()), {}),
+        )
+
+    def iter_chunks(self, chunk_spikes: int = 4_000_000) -> Iterator[SpikeTable]:
+        """Yield the session's spikes as consecutive tables of at most ``chunk_spikes``."""
+        for start in range(0, self.n_spikes, max(1, int(chunk_spikes))):
+            yield self.read_spikes(start, start + chunk_spikes)
+
+    def sorting(self, spikes: SpikeTable) -> Sorting:
+        """Bundle a spike table with this folder's templates, geometry, labels and motion."""
+        self.templates.flags.writeable = False
+        self.positions.flags.writeable = False
+        return Sorting(
+            spikes=spikes,
+            templates=self.templates,
+            channel_positions=self.positions,
+            channel_shanks=self.shanks,
+            label_sources=self.label_sources,
+            motion=_read_motion(self.folder, self.sample_rate)
+            if is_kilosort4(self.version)
+            else None,
+        )
+
+    def _choose_ks123_depths(
+        self, folder: Path, n: int, fallback: np.ndarray, with_depths: bool, notes: list[str]
+    ) -> str:
+        self._fallback = fallback.astype(np.float32)
+        self.depth_file = "pc_features.npy"
+        if not with_depths:
+            return "template centre of mass (per-spike depths not computed)"
+        if (folder / "pc_features.npy").is_file():
+            self._pc = PCDepthReader(folder, n, self.positions[:, 1], fallback)
+            return "centre of mass of the first PC feature on the template's channels"
+        if (folder / "spike_positions.npy").is_file():
+            notes.append("no pc_features.npy: depths from spike_positions.npy")
+            self._positions_file = _positions_header(folder / "spike_positions.npy", n)
+            self.depth_file = "spike_positions.npy"
+            return "spike_positions.npy y"
+        warnings.warn(
+            f"{folder} has no pc_features.npy: every spike is placed at its template's depth",
+            stacklevel=4,
+        )
+        notes.append("no pc_features.npy: spikes placed at their template's depth")
+        return "template centre of mass (no pc_features.npy)"
 
 
 def _check_folder(folder: Path) -> None:
@@ -241,45 +348,51 @@ def _depth_frame(version: str) -> str:
     return "unknown"
 
 
-def _read_times(path: Path, rate: float) -> np.ndarray:
+def _vector_header(path: Path, n: int | None, what: str) -> NpyFile:
     header = open_npy(path)
+    shape = header.shape
+    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
+        raise SortingFormatError(
+            f"{path} should hold one value per spike, shape (n,) or (n, 1); found shape {shape}"
+        )
+    if n is not None and shape[0] != n:
+        raise SortingFormatError(f"{path} holds {shape[0]} values but the folder has {n} spikes")
     if header.dtype.kind not in "iuf":
-        raise SortingFormatError(f"{path} should hold sample numbers, found dtype {header.dtype}")
-    times = load_vector(path, dtype=np.float64)
-    if header.dtype.kind == "f" and not np.isfinite(times).all():
+        raise SortingFormatError(f"{path} should hold {what}, found dtype {header.dtype}")
+    return header
+
+
+def _positions_header(path: Path, n: int) -> NpyFile:
+    header = open_npy(path)
+    if len(header.shape) != 2 or header.shape[1] < 2:
+        raise SortingFormatError(f"{path} should have shape (n_spikes, 2), found {header.shape}")
+    if header.shape[0] != n:
+        raise SortingFormatError(
+            f"{path} holds {header.shape[0]} spikes but spike_times.npy holds {n}"
+        )
+    return header
+
+
+def _as_times(samples: np.ndarray, path: Path) -> np.ndarray:
+    times = samples.reshape(-1).astype(np.float64)
+    if samples.dtype.kind == "f" and not np.isfinite(times).all():
         raise SortingFormatError(f"{path} contains NaN or infinite spike times")
-    times /= rate
     return times
 
 
-def _read_indices(path: Path, n: int) -> np.ndarray:
-    header = open_npy(path)
-    if header.dtype.kind not in "iuf":
-        raise SortingFormatError(f"{path} should hold integer ids, found {header.dtype}")
-    if header.dtype.kind == "f":
-        values = load_vector(path, length=n)
-        if not (np.isfinite(values).all() and np.all(values == np.round(values))):
-            raise SortingFormatError(f"{path} should hold integer ids, found {header.dtype}")
-    else:
-        values = load_vector(path, length=n, dtype=np.int64)
-    if n and values.min() < 0:
+def _as_ids(values: np.ndarray, path: Path) -> np.ndarray:
+    values = values.reshape(-1)
+    if len(values) == 0:
+        return values.astype(np.int32)
+    if values.dtype.kind == "f" and not (
+        np.isfinite(values).all() and np.all(values == np.round(values))
+    ):
+        raise SortingFormatError(f"{path} should hold integer ids, found {values.dtype}")
+    if values.min() < 0:
         raise SortingFormatError(f"{path} holds negative ids (smallest {int(values.min())})")
-    if n and values.max() > np.iinfo(np.int32).max:
+    if values.max() > np.iinfo(np.int32).max:
         raise SortingFormatError(f"{path} holds ids too large to be template or cluster ids")
     return values.astype(np.int32)
-
-
-def _read_positions_y(path: Path, n: int) -> np.ndarray:
-    positions = load_npy(path)
-    if positions.ndim != 2 or positions.shape[1] < 2:
-        raise SortingFormatError(
-            f"{path} should have shape (n_spikes, 2), found {positions.shape}"
-        )
-    if len(positions) != n:
-        raise SortingFormatError(
-            f"{path} holds {len(positions)} spikes but spike_times.npy holds {n}"
-        )
-    return positions[:, 1].astype(np.float32)
 
 
 def _unwhiten(folder: Path, templates: np.ndarray, version: str, notes: list[str]) -> np.ndarray:
@@ -302,36 +415,6 @@ def _unwhiten(folder: Path, templates: np.ndarray, version: str, notes: list[str
     n_templates, n_samples, _ = templates.shape
     flat = templates.reshape(-1, n_channels) @ winv.astype(np.float32)
     return flat.reshape(n_templates, n_samples, n_channels)
-
-
-def _ks123_depths(
-    folder: Path,
-    spike_templates: np.ndarray,
-    positions: np.ndarray,
-    fallback: np.ndarray,
-    notes: list[str],
-) -> tuple[np.ndarray, str]:
-    if (folder / "pc_features.npy").is_file():
-        depths, n_fallback = pc_feature_depths(folder, spike_templates, positions[:, 1], fallback)
-        if n_fallback:
-            notes.append(
-                f"{n_fallback} spikes with all-zero first-PC weights placed at their "
-                "template's depth"
-            )
-        return depths, "centre of mass of the first PC feature on the template's channels"
-    if (folder / "spike_positions.npy").is_file():
-        notes.append("no pc_features.npy: depths from spike_positions.npy")
-        return (
-            _read_positions_y(folder / "spike_positions.npy", len(spike_templates)),
-            "spike_positions.npy y",
-        )
-    warnings.warn(
-        f"{folder} has no pc_features.npy: every spike is placed at its template's depth",
-        stacklevel=3,
-    )
-    notes.append("no pc_features.npy: spikes placed at their template's depth")
-    depth = fallback.astype(np.float32)[spike_templates]
-    return depth, "template centre of mass (no pc_features.npy)"
 
 
 def _read_motion(folder: Path, rate: float) -> SorterMotion | None:

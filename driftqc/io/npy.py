@@ -153,3 +153,21 @@ def iter_row_chunks(header: NpyFile, rows: int) -> Iterator[tuple[int, np.ndarra
             if got != want:
                 raise SortingFormatError(f"{header.path} ended early at row {start}")
             yield start, buffer[:n]
+
+
+def read_rows(header: NpyFile, start: int, stop: int) -> np.ndarray:
+    """Read rows ``start:stop`` of a C-ordered ``.npy`` file into a new array."""
+    if header.fortran_order:
+        raise SortingFormatError(
+            f"{header.path} is saved in Fortran order; re-save it in C order to stream it"
+        )
+    stop = min(stop, header.n_rows)
+    out = np.empty((max(stop - start, 0), *header.shape[1:]), dtype=header.dtype)
+    want = out.nbytes
+    if want:
+        with header.path.open("rb", buffering=0) as fh:
+            fh.seek(header.offset + start * header.row_bytes)
+            got = fh.readinto(memoryview(out.reshape(-1).view(np.uint8)))
+        if got != want:
+            raise SortingFormatError(f"{header.path} ended early at row {start}")
+    return out

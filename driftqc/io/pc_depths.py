@@ -38,7 +38,7 @@ def pc_feature_depths(
     chunk_bytes: int | None = None,
     n_workers: int | None = None,
 ) -> tuple[np.ndarray, int]:
-    """Compute each spike's depth from ``pc_features.npy`` window by window.
+    """Compute every spike's depth from ``pc_features.npy`` window by window.
 
     Parameters
     ----------
@@ -68,46 +68,84 @@ def pc_feature_depths(
         If the files are missing or truncated, their shapes disagree with each other or
         with the spike count, or ``pc_feature_ind.npy`` names channels the probe lacks.
     """
-    header = open_npy(folder / "pc_features.npy")
-    pc_ind = _check_inputs(header, folder / "pc_feature_ind.npy", spike_templates, channel_y)
-    if header.fortran_order:
-        raise SortingFormatError(f"{header.path} is saved in Fortran order; re-save it in C order")
-    n_spikes = len(spike_templates)
-    local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
-    fallback = np.asarray(fallback_depths, dtype=np.float32)
-    depths = np.empty(n_spikes, dtype=np.float32)
-    rows = max(1, (chunk_bytes or CHUNK_BYTES) // max(header.row_bytes, 1))
-    starts = range(0, n_spikes, rows)
-    if n_spikes == 0:
-        return depths, 0
+    reader = PCDepthReader(folder, len(spike_templates), channel_y, fallback_depths)
+    return reader.depths(0, spike_templates, chunk_bytes=chunk_bytes, n_workers=n_workers)
 
-    with header.path.open("rb") as fh:
-        fd = fh.fileno()
 
-        def reduce_window(start: int) -> int:
-            stop = min(start + rows, n_spikes)
-            with _mapped_rows(fd, header, start, stop) as features:
-                weights = np.maximum(features[:, 0, :], 0, dtype=np.float32)
-                del features  # the mapping closes only when no view of it is left
-            np.multiply(weights, weights, out=weights)
-            total = weights.sum(axis=1)
-            tmpl = spike_templates[start:stop]
-            moment = np.einsum("ij,ij->i", weights, local_y[tmpl])
-            out = depths[start:stop]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                np.divide(moment, total, out=out)
-            empty = total <= 0
-            if empty.any():
-                out[empty] = fallback[tmpl[empty]]
-            return int(empty.sum())
+class PCDepthReader:
+    """Depths of any range of spikes from a folder's PC features (files checked once).
 
-        workers = max(1, n_workers or N_WORKERS)
-        if workers == 1 or len(starts) == 1:
-            n_fallback = sum(map(reduce_window, starts))
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                n_fallback = sum(pool.map(reduce_window, starts))
-    return depths, n_fallback
+    Parameters
+    ----------
+    folder
+        Sorter output folder holding ``pc_features.npy`` and ``pc_feature_ind.npy``.
+    n_spikes
+        Number of spikes in the session (checked against the file).
+    channel_y
+        (n_channels,) y position of each channel in µm.
+    fallback_depths
+        (n_templates,) depth used for spikes whose first-PC weights are all zero.
+    """
+
+    def __init__(
+        self, folder: Path, n_spikes: int, channel_y: np.ndarray, fallback_depths: np.ndarray
+    ) -> None:
+        self.header = open_npy(folder / "pc_features.npy")
+        self.ind_path = folder / "pc_feature_ind.npy"
+        pc_ind = _check_inputs(self.header, self.ind_path, n_spikes, channel_y)
+        self.local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
+        self.fallback = np.asarray(fallback_depths, dtype=np.float32)
+
+    def depths(
+        self,
+        start: int,
+        spike_templates: np.ndarray,
+        *,
+        chunk_bytes: int | None = None,
+        n_workers: int | None = None,
+    ) -> tuple[np.ndarray, int]:
+        """Depths of spikes ``start : start + len(spike_templates)`` and the fallback count."""
+        header = self.header
+        n = len(spike_templates)
+        if n and spike_templates.max() >= len(self.local_y):
+            raise SortingFormatError(
+                f"spike_templates.npy uses template {int(spike_templates.max())} but "
+                f"{self.ind_path} only has rows for {len(self.local_y)} templates"
+            )
+        depths = np.empty(n, dtype=np.float32)
+        if n == 0:
+            return depths, 0
+        rows = max(1, (chunk_bytes or CHUNK_BYTES) // max(header.row_bytes, 1))
+        offsets = range(0, n, rows)
+        local_y, fallback = self.local_y, self.fallback
+
+        with header.path.open("rb") as fh:
+            fd = fh.fileno()
+
+            def reduce_window(offset: int) -> int:
+                stop = min(offset + rows, n)
+                with _mapped_rows(fd, header, start + offset, start + stop) as features:
+                    weights = np.maximum(features[:, 0, :], 0, dtype=np.float32)
+                    del features  # the mapping closes only when no view of it is left
+                np.multiply(weights, weights, out=weights)
+                total = weights.sum(axis=1)
+                tmpl = spike_templates[offset:stop]
+                moment = np.einsum("ij,ij->i", weights, local_y[tmpl])
+                out = depths[offset:stop]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    np.divide(moment, total, out=out)
+                empty = total <= 0
+                if empty.any():
+                    out[empty] = fallback[tmpl[empty]]
+                return int(empty.sum())
+
+            workers = max(1, n_workers or N_WORKERS)
+            if workers == 1 or len(offsets) == 1:
+                n_fallback = sum(map(reduce_window, offsets))
+            else:
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    n_fallback = sum(pool.map(reduce_window, offsets))
+        return depths, n_fallback
 
 
 class _mapped_rows:
@@ -139,10 +177,11 @@ class _mapped_rows:
 
 
 def _check_inputs(
-    header: NpyFile, ind_path: Path, spike_templates: np.ndarray, channel_y: np.ndarray
+    header: NpyFile, ind_path: Path, n_spikes: int, channel_y: np.ndarray
 ) -> np.ndarray:
+    if header.fortran_order:
+        raise SortingFormatError(f"{header.path} is saved in Fortran order; re-save it in C order")
     pc_ind = load_npy(ind_path)
-    n_spikes = len(spike_templates)
     if len(header.shape) != 3 or header.shape[1] < 1:
         raise SortingFormatError(
             f"{header.path} should have shape (n_spikes, n_pcs, n_channels), found {header.shape}"
@@ -155,11 +194,6 @@ def _check_inputs(
     if pc_ind.ndim != 2 or pc_ind.shape[1] != header.shape[2]:
         raise SortingFormatError(
             f"{ind_path} should have shape (n_templates, {header.shape[2]}), found {pc_ind.shape}"
-        )
-    if n_spikes and spike_templates.max() >= pc_ind.shape[0]:
-        raise SortingFormatError(
-            f"spike_templates.npy uses template {int(spike_templates.max())} but "
-            f"{ind_path} only has rows for {pc_ind.shape[0]} templates"
         )
     if pc_ind.size and (pc_ind.min() < 0 or pc_ind.max() >= len(channel_y)):
         raise SortingFormatError(
