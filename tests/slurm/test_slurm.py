@@ -62,29 +62,50 @@ def result_files(workdir: Path) -> set[str]:
     return {str(p.relative_to(workdir)) for p in (workdir / "results").rglob("*") if p.is_file()}
 
 
-def assert_same_content(left: Path, right: Path) -> None:
-    """Same data in two output files; figures compared as decoded images, PDFs by size."""
-    suffix = left.suffix
-    if suffix == ".json":
-        assert json.loads(left.read_text()) == json.loads(right.read_text()), left.name
-    elif suffix == ".tsv":
-        assert left.read_text() == right.read_text(), left.name
-    elif suffix == ".npz":
-        with np.load(left, allow_pickle=False) as a, np.load(right, allow_pickle=False) as b:
-            assert sorted(a.files) == sorted(b.files), left.name
-            for key in a.files:
-                np.testing.assert_array_equal(a[key], b[key], err_msg=f"{left}: {key}")
-    elif suffix == ".npy":
-        np.testing.assert_array_equal(np.load(left), np.load(right), err_msg=str(left))
-    elif suffix == ".png":
-        # same renderer, same data: the same pixels (the PNG bytes carry metadata)
-        np.testing.assert_array_equal(imread(left), imread(right), err_msg=str(left))
-    elif suffix == ".pdf":
-        # PDFs carry a creation date; the drawing itself is checked through the PNGs
-        assert left.read_bytes()[:5] == right.read_bytes()[:5] == b"%PDF-", left.name
-        assert abs(left.stat().st_size - right.stat().st_size) < 0.01 * left.stat().st_size
+def arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a .npz (by name) or a .npy file."""
+    if path.suffix == ".npy":
+        return {"": np.load(path, allow_pickle=False)}
+    with np.load(path, allow_pickle=False) as archive:
+        return {key: archive[key] for key in archive.files}
+
+
+def assert_same_content(name: str, left_dir: Path, right_dir: Path) -> None:
+    """The same data in ``name`` under both run folders.
+
+    Provenance may record the absolute path of the run folder, so each folder's path is
+    replaced by a placeholder first. Figures are compared as decoded images (PNG bytes
+    carry metadata), PDFs only as such (they carry a creation date; their drawing is the
+    same as the PNGs').
+    """
+    left, right = left_dir / name, right_dir / name
+
+    def text(path: Path, root: Path) -> str:
+        return path.read_text(encoding="utf-8").replace(str(root), "<run folder>")
+
+    def array(values: np.ndarray, root: Path) -> np.ndarray:
+        if values.dtype != np.uint8:
+            return values
+        raw = values.tobytes().replace(str(root).encode(), b"<run folder>")
+        return np.frombuffer(raw, dtype=np.uint8)
+
+    if left.suffix == ".json":
+        assert json.loads(text(left, left_dir)) == json.loads(text(right, right_dir)), name
+    elif left.suffix == ".tsv":
+        assert text(left, left_dir) == text(right, right_dir), name
+    elif left.suffix in (".npz", ".npy"):
+        a, b = arrays(left), arrays(right)
+        assert sorted(a) == sorted(b), name
+        for key in a:
+            np.testing.assert_array_equal(
+                array(a[key], left_dir), array(b[key], right_dir), err_msg=f"{name}: {key}"
+            )
+    elif left.suffix == ".png":
+        np.testing.assert_array_equal(imread(left), imread(right), err_msg=name)
+    elif left.suffix == ".pdf":
+        assert left.read_bytes()[:5] == right.read_bytes()[:5] == b"%PDF-", name
     else:
-        assert left.read_bytes() == right.read_bytes(), left.name
+        assert left.read_bytes() == right.read_bytes(), name
 
 
 def expected_cluster_jobs(local_output: str, cluster_output: str, n_sessions: int) -> Counter:
@@ -144,26 +165,36 @@ def test_demo_workflow_runs_through_slurm(slurm_cluster: str, tmp_path: Path) ->
     assert {f"results/qc/{s['id']}/qc.json" for s in SESSIONS} <= files
     for name in sorted(files):
         if not name.startswith("results/benchmarks/"):  # run times differ
-            assert_same_content(local_dir / name, cluster_dir / name)
+            assert_same_content(name, local_dir, cluster_dir)
 
 
 def kill_when_running(workdir: Path, comment: str, stop: threading.Event, found: list) -> None:
-    """SIGKILL the job step (the rule's processes) of the job with this comment.
+    """SIGKILL the job with this comment on the node once it runs; note its id in ``found``.
 
-    This is what the kernel's out-of-memory killer or a crash does to a job: it ends as
-    FAILED. (Cancelling the whole job is not used: it would end as "CANCELLED by <uid>", a
-    state snakemake-executor-plugin-slurm 2.8 does not recognise, and snakemake would wait
-    for that job forever.)
+    The job's batch script (snakemake's own process in the job) is killed, as the kernel's
+    out-of-memory killer or a crash would: the job ends as FAILED. The kill is repeated
+    while the job still runs, in case it came before the script started. (Cancelling the
+    job is not used: it would end as "CANCELLED by <uid>", a state that
+    snakemake-executor-plugin-slurm 2.8 does not recognise, so snakemake would wait for it
+    forever.)
     """
+    job = None
     while not stop.is_set():
-        job = next((j for j, c in squeue_jobs(workdir).items() if c == comment), None)
-        steps = subprocess.run(
-            ["squeue", "--noheader", "--steps", "--format=%i", "--jobs", job or "0"],
-            capture_output=True, text=True, timeout=30, check=False,
-        ).stdout.split()  # fmt: skip
-        if job and f"{job}.0" in steps:
-            subprocess.run(["scancel", "--signal=KILL", f"{job}.0"], timeout=30, check=False)
-            found.append(job)
+        job = job or next((j for j, c in squeue_jobs(workdir).items() if c == comment), None)
+        state = ""
+        if job:
+            state = subprocess.run(
+                ["squeue", "--noheader", "--format=%T", "--jobs", job],
+                capture_output=True, text=True, timeout=30, check=False,
+            ).stdout.strip()  # fmt: skip
+        if state == "RUNNING":
+            subprocess.run(
+                ["scancel", "--batch", "--signal=KILL", job],
+                capture_output=True, timeout=30, check=False,
+            )  # fmt: skip
+            if job not in found:
+                found.append(job)
+        elif found:
             return
         time.sleep(0.3)
 
