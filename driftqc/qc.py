@@ -19,11 +19,27 @@ writing files is left to the caller.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from driftqc.model import SpikeTable
+from driftqc.errors import EmptySelectionError, SortingFormatError
+from driftqc.frames import RAW_FROM_KS4, sorter_drift_trace, sorter_motion_summary, to_raw_frame
+from driftqc.metrics import (
+    DriftTrace,
+    QCThresholds,
+    SessionShifts,
+    between_session_shifts,
+    estimate_drift_trace,
+    find_drift_events,
+    qc_flags,
+    qc_row,
+    summarize_unit_drift,
+    unit_drift_metrics,
+)
+from driftqc.metrics.events import EVENT_COLUMNS
+from driftqc.model import SorterMotion, SpikeTable
 from driftqc.selection import Selection
 
 QUANTILES = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
@@ -280,3 +296,488 @@ def _num(value: object) -> float | None:
         return None
     number = float(value)  # type: ignore[arg-type]
     return number if np.isfinite(number) else None
+
+
+# ---------------------------------------------------------------- drift QC of a batch
+# Within-session numbers come from one session's filtered spikes (per shank on multi-shank
+# probes); the between-session shift and the pass/warn/fail verdicts that depend on it are
+# joined in the summary, when every session is known.
+
+ALL_SHANKS = "all"
+
+
+@dataclass(frozen=True)
+class DriftQCOptions:
+    """Options of a session's drift QC (see ``drift_qc`` in the workflow configuration).
+
+    Attributes
+    ----------
+    bin_s
+        Time-bin width of the drift trace, s.
+    max_shift_um
+        Largest within-session displacement searched, µm.
+    min_spikes_per_bin
+        Time bins with fewer spikes are not measured.
+    events
+        Detect drift events (cortex-lab band tracker).
+    unit_interval_s
+        Window length of the per-unit drift metrics, s.
+    """
+
+    bin_s: float = 10.0
+    max_shift_um: float = 100.0
+    min_spikes_per_bin: int = 100
+    events: bool = True
+    unit_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SessionDriftQC:
+    """Drift QC of one session: traces, events, per-unit drift and their JSON record.
+
+    Attributes
+    ----------
+    traces
+        Drift trace per shank key (``"all"`` for the whole probe, then each shank index on
+        multi-shank probes), in the frame of the selection's depths.
+    events
+        Drift events with a ``shank`` column (empty when events are off).
+    unit_drift
+        Per-unit drift table with a ``shank`` column.
+    raw_traces
+        For sessions with a sorter motion estimate: traces of the raw-frame spikes, per
+        shank key (else empty).
+    raw_selection
+        The selection moved to the raw frame (None without a motion estimate).
+    sorter_trace
+        The sorter's own estimate as a trace (None without one).
+    record
+        JSON-serialisable summary (see :func:`session_drift_qc`).
+    """
+
+    traces: dict[object, DriftTrace]
+    events: pd.DataFrame
+    unit_drift: pd.DataFrame
+    raw_traces: dict[object, DriftTrace]
+    raw_selection: Selection | None
+    sorter_trace: DriftTrace | None
+    record: dict[str, object]
+
+
+def shank_tables(
+    spikes: SpikeTable, template_shanks: np.ndarray | None
+) -> dict[object, SpikeTable]:
+    """Spikes of the whole probe (key ``"all"``) and, on multi-shank probes, of each shank.
+
+    A spike's shank is its template's shank (that of the template's peak channel, as in
+    :func:`driftqc.metrics.split_by_shank`, precomputed in the spike cache because the cache
+    keeps no waveforms).
+
+    Raises
+    ------
+    SortingFormatError
+        When a spike's template has no shank.
+    """
+    tables: dict[object, SpikeTable] = {ALL_SHANKS: spikes}
+    if template_shanks is None or len(spikes) == 0:
+        return tables
+    shanks = np.asarray(template_shanks)
+    if spikes.templates.max() >= len(shanks) or spikes.templates.min() < 0:
+        raise SortingFormatError(
+            f"session {spikes.info.name!r}: spike template index outside the "
+            f"{len(shanks)} templates whose shank is known"
+        )
+    per_spike = shanks[spikes.templates]
+    present = np.unique(per_spike)
+    if len(present) > 1:
+        tables.update({int(s): spikes.take(per_spike == s) for s in present})
+    return tables
+
+
+def shank_selections(
+    selection: Selection, template_shanks: np.ndarray | None
+) -> dict[object, Selection]:
+    """Return a selection per shank key (``"all"``, then each shank on multi-shank probes).
+
+    Each keeps the session's filter counts; only ``kept`` and ``shown`` are split.
+    """
+    kept = shank_tables(selection.kept, template_shanks)
+    if len(kept) == 1:
+        return {ALL_SHANKS: selection}
+    shown = shank_tables(selection.shown, template_shanks)
+    empty = selection.shown.take(np.zeros(len(selection.shown), dtype=bool))
+    return {
+        key: replace(selection, kept=table, shown=shown.get(key, empty))
+        for key, table in kept.items()
+    }
+
+
+def session_drift_qc(
+    selection: Selection,
+    *,
+    template_shanks: np.ndarray | None = None,
+    motion: SorterMotion | None = None,
+    options: DriftQCOptions | None = None,
+    thresholds: QCThresholds | None = None,
+) -> SessionDriftQC:
+    """Measure a session's drift: trace, events and per-unit drift, per shank.
+
+    Parameters
+    ----------
+    selection
+        The session's filtered spikes (``selection.kept`` is measured, not decimated).
+    template_shanks
+        Shank of each template (from the spike cache), or None for a single shank.
+    motion
+        The sorter's own motion estimate (Kilosort 4), or None.
+    options
+        Trace, event and unit-drift options.
+    thresholds
+        Warn/fail levels for the within-session verdict in the record.
+
+    Returns
+    -------
+    SessionDriftQC
+        Its ``record`` holds ``status`` ("ok"), ``frame``, ``units``, ``n_spikes``,
+        ``shanks`` (the shank indices, empty for one shank), per shank key ``trace``
+        (summary numbers, µm), ``flags`` (within-session verdict), ``n_events`` and
+        ``unit_drift`` (quantiles), then ``sorter_motion`` (Kilosort 4's own estimate) and
+        ``raw_frame_trace`` (summary of the trace on raw-frame depths), or None.
+    """
+    options = options or DriftQCOptions()
+    kept = selection.kept
+    tables = shank_tables(kept, template_shanks)
+    trace_options = {
+        "bin_s": options.bin_s,
+        "max_shift_um": options.max_shift_um,
+        "min_spikes": options.min_spikes_per_bin,
+    }
+    traces = {key: _trace(table, trace_options) for key, table in tables.items()}
+    event_frames, unit_frames = [], []
+    for key, table in _leaf_tables(tables).items():
+        if options.events and len(table):
+            found = find_drift_events(table)
+            event_frames.append(found.assign(shank=key))
+        units = unit_drift_metrics(table, interval_s=options.unit_interval_s)
+        unit_frames.append(units.assign(shank=key))
+    events = _concat(event_frames, EVENT_COLUMNS)
+    unit_drift = _concat(unit_frames, ())
+    raw_selection, raw_traces, sorter_trace, sorter_summary = None, {}, None, None
+    if motion is not None and kept.info.depth_frame == "registered":
+        raw_selection = replace(
+            selection,
+            kept=to_raw_frame(kept, motion),
+            shown=to_raw_frame(selection.shown, motion),
+        )
+        raw_tables = shank_tables(raw_selection.kept, template_shanks)
+        raw_traces = {key: _trace(table, trace_options) for key, table in raw_tables.items()}
+        sorter_trace = sorter_drift_trace(motion, session=kept.info.name)
+        sorter_summary = sorter_motion_summary(motion)
+    record: dict[str, object] = {
+        "status": "ok",
+        "error": None,
+        "frame": kept.info.depth_frame,
+        "units": {"depth": "µm", "time": "s", "displacement": "µm"},
+        "sign": "displacement > 0: spikes at larger depth (y) than the session median",
+        "n_spikes": len(kept),
+        "shanks": [k for k in tables if k != ALL_SHANKS],
+        "trace": {str(k): t.summary().to_dict() for k, t in traces.items()},
+        "flags": {
+            str(k): qc_flags({**t.summary().to_dict(), "n_spikes": len(tables[k])}, thresholds)
+            for k, t in traces.items()
+        },
+        "n_events": {
+            str(k): (int((events["shank"] == k).sum()) if options.events else None)
+            for k in _leaf_tables(tables)
+        },
+        "unit_drift": {
+            str(k): summarize_unit_drift(unit_drift[unit_drift["shank"] == k].assign())
+            for k in _leaf_tables(tables)
+        },
+        "sorter_motion": sorter_summary,
+        "raw_frame": RAW_FROM_KS4 if raw_selection is not None else None,
+        "raw_frame_trace": {str(k): t.summary().to_dict() for k, t in raw_traces.items()} or None,
+        "options": {**asdict(options)},
+    }
+    if not options.events:
+        record["n_events"] = {}
+    return SessionDriftQC(
+        traces, events, unit_drift, raw_traces, raw_selection, sorter_trace, record
+    )
+
+
+def failed_drift_qc(message: str, stage: str = "load") -> dict[str, object]:
+    """Drift QC record of a session that could not be processed."""
+    return {"status": "failed", "error": f"{stage} failed: {message}"}
+
+
+def trace_table(result: SessionDriftQC) -> pd.DataFrame:
+    """Every trace of a session as one long table (``shank`` and ``frame`` columns)."""
+    frames = [t.to_frame().assign(shank=str(k)) for k, t in result.traces.items()]
+    frames += [t.to_frame().assign(shank=str(k)) for k, t in result.raw_traces.items()]
+    if result.sorter_trace is not None:
+        frames.append(result.sorter_trace.to_frame().assign(shank=ALL_SHANKS))
+    return pd.concat(frames, ignore_index=True)
+
+
+def batch_session_shifts(
+    tables: Mapping[str, Mapping[object, SpikeTable] | None],
+    *,
+    reference: str | None = None,
+    max_shift_um: float = 200.0,
+) -> tuple[pd.DataFrame, dict[object, SessionShifts]]:
+    """Shift of every session from a reference session, for the probe and each shank.
+
+    Parameters
+    ----------
+    tables
+        ``session id -> {shank key: spikes}`` (see :func:`shank_tables`), or None for a
+        failed session, in session order.
+    reference
+        Reference session id (default: the first session that did not fail). A reference
+        that failed or is unknown falls back to the first usable session, noted in the
+        table's ``note`` column.
+    max_shift_um
+        Largest shift searched, µm.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per session and shank key: ``session``, ``shank``, ``status`` ("ok" or
+        "failed"), ``shift_um``, ``peak_correlation``, ``is_reference``, ``reference``,
+        ``frame``, ``units`` (µm), ``note``.
+    shifts : dict
+        The :class:`~driftqc.metrics.SessionShifts` (kymograph data) per shank key.
+    """
+    usable = {sid: t for sid, t in tables.items() if t is not None}
+    rows: list[dict[str, object]] = []
+    results: dict[object, SessionShifts] = {}
+    note = ""
+    chosen = reference
+    if usable and (chosen is None or chosen not in usable):
+        if chosen is not None:
+            note = f"reference {chosen} is unusable (failed or unknown); using the first session"
+        chosen = next(iter(usable))
+    keys: list[object] = []
+    for t in usable.values():
+        keys += [k for k in t if k not in keys]
+    for key in keys:
+        ids = [sid for sid, t in usable.items() if key in t and len(t[key])]
+        if chosen not in ids:
+            continue
+        shifts = between_session_shifts(
+            [usable[sid][key] for sid in ids],
+            names=ids,
+            reference=chosen,
+            max_shift_um=max_shift_um,
+        )
+        results[key] = shifts
+        frame = shifts.to_frame()
+        for row in frame.itertuples():
+            rows.append(
+                {
+                    "session": row.session,
+                    "shank": str(key),
+                    "status": "ok",
+                    "shift_um": row.shift_um,
+                    "peak_correlation": row.peak_correlation,
+                    "is_reference": bool(row.is_reference),
+                    "reference": chosen,
+                    "frame": shifts.frame,
+                    "units": "µm",
+                    "note": note,
+                }
+            )
+    for sid, t in tables.items():
+        if t is None:
+            rows.append(
+                {
+                    "session": sid,
+                    "shank": ALL_SHANKS,
+                    "status": "failed",
+                    "units": "µm",
+                    "note": "session failed: not compared",
+                }  # fmt: skip
+            )
+    columns = ["session", "shank", "status", "shift_um", "peak_correlation", "is_reference",
+               "reference", "frame", "units", "note"]  # fmt: skip
+    order = {sid: i for i, sid in enumerate(tables)}
+    rows.sort(key=lambda r: (order[r["session"]], r["shank"] != ALL_SHANKS, str(r["shank"])))
+    table = pd.DataFrame(rows, columns=columns)
+    return table, results
+
+
+def drift_qc_rows(
+    session: str,
+    record: Mapping[str, object],
+    shifts: pd.DataFrame | None = None,
+    thresholds: QCThresholds | None = None,
+) -> list[dict[str, object]]:
+    """QC rows of one session: the whole probe, then each shank, with the verdict.
+
+    Parameters
+    ----------
+    session
+        Session id.
+    record
+        The session's drift QC record (:func:`session_drift_qc` or :func:`failed_drift_qc`).
+    shifts
+        Table of :func:`batch_session_shifts` (None: no between-session shift judged).
+    thresholds
+        Warn and fail levels.
+
+    Returns
+    -------
+    list of dict
+        One flat row per shank key (see :func:`driftqc.metrics.qc_row`) with ``drift_qc``
+        (pass/warn/fail, or "failed") and ``reasons``; within-session numbers are prefixed
+        ``drift_``; plus ``between_session_shift_um``, ``n_drift_events``,
+        ``unit_drift_ptp_q50_um``/``q90``, ``sorter_mean_abs_drift_um``,
+        ``sorter_peak_to_peak_um``, ``raw_frame_peak_to_peak_um``.
+    """
+    if record.get("status") != "ok":
+        return [{"session": session, "shank": ALL_SHANKS, "drift_qc": "failed",
+                 "reasons": str(record.get("error"))}]  # fmt: skip
+    rows = []
+    traces = record["trace"]
+    sorter = record.get("sorter_motion") or {}
+    raw = record.get("raw_frame_trace") or {}
+    for key, summary in traces.items():  # type: ignore[union-attr]
+        shift = _shift_of(shifts, session, key)
+        units = record["unit_drift"].get(key) or record["unit_drift"].get(ALL_SHANKS)  # type: ignore[union-attr]
+        events = record["n_events"]
+        if key == ALL_SHANKS and record["shanks"]:
+            n_events = sum(v for v in events.values() if v is not None) if events else None  # type: ignore[union-attr]
+        else:
+            n_events = events.get(key) if events else None  # type: ignore[union-attr]
+        extra = {
+            "n_drift_events": n_events,
+            "unit_drift_ptp_q50_um": (units or {}).get("drift_ptp", {}).get("q50"),
+            "unit_drift_ptp_q90_um": (units or {}).get("drift_ptp", {}).get("q90"),
+            "sorter_mean_abs_drift_um": sorter.get("mean_abs_drift_um"),
+            "sorter_peak_to_peak_um": sorter.get("peak_to_peak_um"),
+            "raw_frame_peak_to_peak_um": (raw.get(key) or {}).get("peak_to_peak_um"),
+        }
+        row = qc_row(
+            session,
+            summary,
+            between_session_shift_um=shift,
+            n_spikes=summary.get("n_spikes"),
+            thresholds=thresholds,
+            extra=extra,
+        )
+        row["shank"] = key
+        rows.append(_prefixed(row))
+    return rows
+
+
+def _prefixed(row: dict[str, object]) -> dict[str, object]:
+    """Rename a qc_row's trace fields to drift_* and its status to drift_qc."""
+    renamed = {}
+    for key, value in row.items():
+        if key in {"peak_to_peak_um", "median_abs_um", "p95_abs_um", "max_step_um",
+                   "n_bins", "n_valid_bins", "bin_s", "frame", "source", "units"}:  # fmt: skip
+            renamed[f"drift_{key}"] = value
+        elif key == "status":
+            renamed["drift_qc"] = value
+        else:
+            renamed[key] = value
+    return renamed
+
+
+def _shift_of(shifts: pd.DataFrame | None, session: str, key: str) -> float | None:
+    if shifts is None or not len(shifts):
+        return None
+    match = shifts[(shifts["session"] == session) & (shifts["shank"].astype(str) == key)]
+    if not len(match) or match["status"].iloc[0] != "ok":
+        return None
+    value = float(match["shift_um"].iloc[0])
+    return value if np.isfinite(value) else None
+
+
+def _trace(table: SpikeTable, options: Mapping[str, object]) -> DriftTrace:
+    if len(table) == 0:
+        raise EmptySelectionError(f"session {table.info.name!r}: no spikes left to measure drift")
+    return estimate_drift_trace(table, **options)  # type: ignore[arg-type]
+
+
+def _leaf_tables(tables: Mapping[object, SpikeTable]) -> dict[object, SpikeTable]:
+    """Return the per-shank tables, or the whole probe when there is one shank."""
+    leaves = {k: t for k, t in tables.items() if k != ALL_SHANKS}
+    return leaves or dict(tables)
+
+
+def _concat(frames: list[pd.DataFrame], columns: Sequence[str]) -> pd.DataFrame:
+    if frames:
+        return pd.concat(frames, ignore_index=True)
+    return pd.DataFrame(columns=[*columns, "shank"])
+
+
+def drift_qc_table(
+    records: Mapping[str, Mapping[str, object] | None],
+    shifts: pd.DataFrame | None = None,
+    thresholds: QCThresholds | None = None,
+) -> pd.DataFrame:
+    """Drift QC rows of every session (whole probe, then each shank) with their verdicts.
+
+    Parameters
+    ----------
+    records
+        ``session id -> drift QC record`` in row order; None when drift QC is off (the row
+        then says ``"disabled"``).
+    shifts
+        Between-session shift table (:func:`batch_session_shifts`).
+    thresholds
+        Warn and fail levels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``session``, ``shank`` (``"all"`` or the shank index), ``drift_qc``
+        (pass / warn / fail, ``failed`` or ``disabled``), ``reasons`` and the numbers of
+        :func:`drift_qc_rows`.
+    """
+    rows: list[dict[str, object]] = []
+    for sid, record in records.items():
+        if record is None:
+            rows.append({"session": sid, "shank": ALL_SHANKS, "drift_qc": "disabled"})
+        else:
+            rows += drift_qc_rows(sid, record, shifts, thresholds)
+    first = ["session", "shank", "drift_qc", "reasons"]
+    table = pd.DataFrame(rows)
+    for column in first:
+        if column not in table:
+            table[column] = None
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def with_drift_columns(qc: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
+    """Join the whole-probe drift QC numbers onto the QC table (one row per session).
+
+    Adds ``drift_qc`` and ``drift_qc_reasons`` (the verdict of the whole probe),
+    ``shank_qc`` (``"0: pass; 1: warn"`` on multi-shank probes, else empty), the ``drift_*``
+    numbers, ``between_session_shift_um`` and the other drift columns; ``n_spikes`` of the
+    drift rows (spikes measured) becomes ``drift_n_spikes``.
+    """
+    whole = drift[drift["shank"].astype(str) == ALL_SHANKS].drop(columns=["shank"])
+    whole = whole.rename(columns={"reasons": "drift_qc_reasons", "n_spikes": "drift_n_spikes"})
+    per_shank = drift[drift["shank"].astype(str) != ALL_SHANKS]
+    shank_qc = {
+        sid: "; ".join(f"{row.shank}: {row.drift_qc}" for row in group.itertuples())
+        for sid, group in per_shank.groupby("session", sort=False)
+    }
+    whole = whole.assign(shank_qc=whole["session"].map(shank_qc).fillna(""))
+    merged = qc.merge(whole, on="session", how="left")
+    counts = [c for c in ("drift_n_spikes", "drift_n_bins", "drift_n_valid_bins",
+                          "n_drift_events") if c in merged]  # fmt: skip
+    return merged.astype({c: "Int64" for c in counts})
+
+
+def shifts_by_session(table: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """``session -> {shank key: shift (µm) or None}`` from a shift table."""
+    out: dict[str, dict[str, float | None]] = {}
+    for row in table.itertuples():
+        value = row.shift_um if row.status == "ok" else None
+        value = float(value) if value is not None and np.isfinite(float(value)) else None
+        out.setdefault(str(row.session), {})[str(row.shank)] = value
+    return out

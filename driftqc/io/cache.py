@@ -7,12 +7,21 @@ is one uncompressed ``.npz`` file holding exactly that table, in its model dtype
 * ``times`` float64 (s), ``amplitudes`` and ``depths`` float32, ``templates`` int32, and
   ``clusters`` int32 only when curation made them differ from the templates;
 * ``channel_positions`` and ``channel_shanks`` (small, for figure annotations);
+* ``template_shanks`` int16: the shank of each template (the shank of its peak channel, as
+  :mod:`driftqc.metrics.shanks` defines it), so per-shank metrics need no waveforms;
+* ``motion_shift_um``, ``motion_batch_times``, ``motion_block_centres_um``: the sorter's own
+  drift estimate (Kilosort 4 ``dshift``) when it saved one, so raw-frame maps and the
+  sorter's motion summary never re-read the sorter folder;
 * ``meta``: one JSON document (stored as bytes) with the :class:`SessionInfo`, every
-  cluster-label source and the cache format version.
+  cluster-label source, the motion sign and the cache format version.
 
 Template waveforms are left out on purpose: no workflow step draws them, and for a
 384-channel probe they can outweigh the spike table of a short session. A viewer that wants
 them reads the sorter folder, whose path the metadata keeps.
+
+The sorter output may be a Kilosort folder or a SpikeInterface analyzer folder (read by
+:func:`driftqc.io.load_sorting`). Caches of format 1 (without template shanks and motion)
+are still read: they give no motion estimate and no shanks.
 
 A **selection cache** stores a :class:`Selection` the same way (its ``kept`` spikes plus its
 counts), so drawing can be redone with new options without filtering again.
@@ -32,11 +41,14 @@ from pathlib import Path
 import numpy as np
 
 from driftqc.errors import DriftQCError, SortingFormatError
-from driftqc.io.kilosort import read_kilosort
-from driftqc.model import SessionInfo, Sorting, SpikeTable
+from driftqc.io import load_sorting
+from driftqc.metrics.shanks import template_peak_channels
+from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 from driftqc.selection import Selection, select_spikes
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+READABLE_FORMATS = (1, 2)
+_MOTION_KEYS = ("motion_shift_um", "motion_batch_times", "motion_block_centres_um")
 _SPIKE_DTYPES = {
     "times": np.float64,
     "amplitudes": np.float32,
@@ -57,16 +69,16 @@ class FailedSessionError(DriftQCError):
 def cache_sorting(
     folder: Path | str, path: Path | str, *, version: str | None = None, name: str | None = None
 ) -> str | None:
-    """Read a Kilosort folder and write its spike cache, or a failure record if it is bad.
+    """Read a sorter output and write its spike cache, or a failure record if it is bad.
 
     Parameters
     ----------
     folder
-        The sorter output folder.
+        The Kilosort output folder or SpikeInterface analyzer folder.
     path
         The cache file to write.
     version, name
-        Passed to :func:`driftqc.io.read_kilosort`.
+        Passed to :func:`driftqc.io.load_sorting` (``version`` is ignored for analyzers).
 
     Returns
     -------
@@ -80,7 +92,7 @@ def cache_sorting(
     >>> cache_sorting("sub-01/kilosort4", "results/cache/sub-01/spikes.npz")  # doctest: +SKIP
     """
     try:
-        sorting = read_kilosort(folder, version=version, name=name)
+        sorting = load_sorting(folder, version=version, name=name)
     except DriftQCError as exc:
         save_failure(path, str(exc), stage="load")
         return str(exc)
@@ -108,13 +120,14 @@ def cache_selection(cache: Path | str, path: Path | str, **options: object) -> s
     """
     try:
         selection = select_spikes(load_spike_cache(cache), **options)  # type: ignore[arg-type]
+        shanks = load_template_shanks(cache)
     except FailedSessionError as exc:
         save_failure(path, str(exc), stage=exc.stage)
         return str(exc)
     except DriftQCError as exc:
         save_failure(path, str(exc), stage="filter")
         return str(exc)
-    save_selection(selection, path)
+    save_selection(selection, path, template_shanks=shanks)
     return None
 
 
@@ -147,7 +160,66 @@ def save_spike_cache(sorting: Sorting, path: Path | str) -> Path:
     arrays = _spike_arrays(spikes)
     arrays["channel_positions"] = np.asarray(sorting.channel_positions, dtype=np.float32)
     arrays["channel_shanks"] = np.asarray(sorting.channel_shanks, dtype=np.int16)
+    shanks = template_shanks(sorting)
+    if shanks is not None:
+        arrays["template_shanks"] = shanks
+    if sorting.motion is not None:
+        motion = sorting.motion
+        arrays["motion_shift_um"] = np.asarray(motion.shift_um, dtype=np.float64)
+        arrays["motion_batch_times"] = np.asarray(motion.batch_times, dtype=np.float64)
+        arrays["motion_block_centres_um"] = np.asarray(motion.block_centres_um, np.float64)
+        meta["motion_sign"] = int(motion.sign)
     return _write(path, meta, arrays)
+
+
+def template_shanks(sorting: Sorting) -> np.ndarray | None:
+    """Shank of each template: the shank of its peak channel (int16), or None if unknown.
+
+    None when the sorting has no template waveforms, or when they have more channels than
+    ``channel_shanks`` (then per-shank metrics are not computed).
+    """
+    templates = np.asarray(sorting.templates)
+    shanks = np.asarray(sorting.channel_shanks)
+    if templates.ndim != 3 or templates.shape[0] == 0 or templates.shape[2] > len(shanks):
+        return None
+    return shanks[template_peak_channels(templates)].astype(np.int16)
+
+
+def load_template_shanks(path: Path | str) -> np.ndarray | None:
+    """Return the per-template shanks kept in a spike or selection cache (None if not kept).
+
+    Raises
+    ------
+    FailedSessionError
+        If the file is a failure record.
+    """
+    return _read_optional(path, "template_shanks")
+
+
+def load_motion(path: Path | str) -> SorterMotion | None:
+    """Return the sorter's motion estimate kept in a spike cache, without reading spikes.
+
+    Returns
+    -------
+    SorterMotion or None
+        None when the sorter saved none (Kilosort 1–3, analyzers) or the cache predates it.
+    """
+    meta = _read_meta(Path(path))
+    if meta.get("status") == "failed":
+        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
+    if "motion_sign" not in meta:
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        return _motion_from({key: data[key] for key in _MOTION_KEYS}, meta)
+
+
+def _motion_from(data: Mapping[str, np.ndarray], meta: dict) -> SorterMotion | None:
+    if "motion_sign" not in meta:
+        return None
+    shift, times, blocks = (data[key] for key in _MOTION_KEYS)
+    return SorterMotion(
+        shift_um=shift, batch_times=times, block_centres_um=blocks, sign=int(meta["motion_sign"])
+    )
 
 
 def load_spike_cache(path: Path | str) -> Sorting:
@@ -156,8 +228,9 @@ def load_spike_cache(path: Path | str) -> Sorting:
     Returns
     -------
     Sorting
-        The session, with ``templates`` empty (shape ``(0, 0, n_channels)``) and no motion
-        estimate: the cache keeps only what drift maps and summaries need.
+        The session, with ``templates`` empty (shape ``(0, 0, n_channels)``) and the sorter's
+        motion estimate when it saved one: the cache keeps only what drift maps and summaries
+        need (per-template shanks: :func:`load_template_shanks`).
 
     Raises
     ------
@@ -175,18 +248,27 @@ def load_spike_cache(path: Path | str) -> Sorting:
         channel_positions=positions,
         channel_shanks=data["channel_shanks"].astype(np.int32),
         label_sources=_labels_from_json(meta.get("label_sources", {})),
+        motion=_motion_from(data, meta),
     )
 
 
-def save_selection(selection: Selection, path: Path | str) -> Path:
-    """Write a selection (its kept spikes, counts and filter summary) to ``path``."""
+def save_selection(
+    selection: Selection, path: Path | str, *, template_shanks: np.ndarray | None = None
+) -> Path:
+    """Write a selection (its kept spikes, counts and filter summary) to ``path``.
+
+    ``template_shanks`` (from the spike cache) is kept beside it for per-shank metrics.
+    """
     meta = {
         "status": "ok",
         "info": selection.kept.info.to_dict(),
         "cluster_labels": _labels_to_json({"": selection.kept.cluster_labels})[""],
         "selection": selection.to_dict(),
     }
-    return _write(path, meta, _spike_arrays(selection.kept))
+    arrays = _spike_arrays(selection.kept)
+    if template_shanks is not None:
+        arrays["template_shanks"] = np.asarray(template_shanks, dtype=np.int16)
+    return _write(path, meta, arrays)
 
 
 def load_selection(path: Path | str) -> Selection:
@@ -288,7 +370,7 @@ def _read_meta(path: Path) -> dict:
             meta = json.loads(data["meta"].tobytes().decode("utf-8"))
     except (OSError, ValueError, KeyError) as exc:
         raise SortingFormatError(f"{path} is not a driftqc cache file ({exc})") from None
-    if meta.get("format") != CACHE_FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         raise SortingFormatError(
             f"{path} has cache format {meta.get('format')!r}, expected {CACHE_FORMAT}; "
             "delete it to have it rebuilt"
@@ -304,3 +386,11 @@ def _read(path: Path | str) -> tuple[dict, dict[str, np.ndarray]]:
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files if name != "meta"}
     return meta, arrays
+
+
+def _read_optional(path: Path | str, key: str) -> np.ndarray | None:
+    meta = _read_meta(Path(path))
+    if meta.get("status") == "failed":
+        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
+    with np.load(path, allow_pickle=False) as data:
+        return data[key] if key in data.files else None

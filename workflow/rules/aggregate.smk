@@ -1,4 +1,5 @@
-# Steps across sessions: amplitude summary and shared range, QC table, multi-session grid.
+# Steps across sessions: amplitude summary and shared range, between-session shifts, QC
+# tables, multi-session grid.
 
 
 rule amplitude_summary:
@@ -36,9 +37,46 @@ rule amplitude_summary:
         "../scripts/amplitude_summary.py"
 
 
+rule session_shifts:
+    input:
+        selections=expand("results/filter/{session}/selection.npz", session=SESSION_IDS),
+    output:
+        table=report(
+            "results/summary/session_shifts.tsv",
+            caption="../report/session_shifts.rst",
+            category="Drift QC",
+            subcategory="between sessions",
+            labels={"table": "shift of each session"},
+        ),
+        figure=report(
+            "results/summary/kymograph.png",
+            caption="../report/kymograph.rst",
+            category="Drift QC",
+            subcategory="between sessions",
+            labels={"figure": "kymograph"},
+        ),
+    params:
+        sessions=SESSION_IDS,
+        reference=config["drift_qc"]["reference_session"],
+        max_shift_um=config["drift_qc"]["max_session_shift_um"],
+    log:
+        "logs/session_shifts.log",
+    benchmark:
+        "results/benchmarks/session_shifts.tsv"
+    resources:
+        mem_mb=inputs_mem_mb,
+        runtime=summary_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/session_shifts.py"
+
+
 rule qc_summary:
     input:
         qc=expand("results/qc/{session}/qc.json", session=SESSION_IDS),
+        drift=drift_qc_inputs,
+        shifts=session_shifts_input,
     output:
         table=report(
             "results/summary/qc.tsv",
@@ -46,9 +84,16 @@ rule qc_summary:
             category="QC",
             labels={"table": "QC per session"},
         ),
+        drift=report(
+            "results/summary/drift_qc.tsv",
+            caption="../report/drift_qc_table.rst",
+            category="QC",
+            labels={"table": "drift QC per session and shank"},
+        ),
     params:
         sessions=SESSION_IDS,
         details=session_details(),
+        thresholds=config["drift_qc"]["thresholds"],
     log:
         "logs/qc_summary.log",
     benchmark:
@@ -67,6 +112,7 @@ rule grid:
         selections=expand("results/filter/{session}/selection.npz", session=SESSION_IDS),
         drift_maps=expand("results/render/{session}/drift_map.png", session=SESSION_IDS),
         shared=shared_range_input,
+        shifts=session_shifts_input,
     output:
         png=report(
             "results/grid/drift_maps.png",

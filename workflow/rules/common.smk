@@ -8,6 +8,9 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.utils import validate
 
+from driftqc.errors import OptionError
+from driftqc.io.analyzer import is_analyzer_folder
+from driftqc.metrics import QCThresholds
 from driftqc.sessions import (
     SessionsError,
     check_sessions,
@@ -79,6 +82,24 @@ def _validate_entries(entries, where):
 
 SESSIONS = read_session_list(config["sessions"])
 SESSION_IDS = list(SESSIONS)
+DRIFT_QC = config["drift_qc"]["enabled"]
+
+
+def check_drift_qc(options):
+    """Stop before any job on a reference session that is not listed or bad thresholds."""
+    reference = options["reference_session"]
+    if reference is not None and str(reference) not in SESSIONS:
+        raise WorkflowError(
+            f"config 'drift_qc.reference_session': '{reference}' is not a session id "
+            f"(ids: {', '.join(SESSION_IDS)})"
+        )
+    try:
+        QCThresholds.from_mapping(options["thresholds"])
+    except OptionError as exc:
+        raise WorkflowError(f"config 'drift_qc.thresholds': {exc}") from None
+
+
+check_drift_qc(config["drift_qc"])
 
 
 wildcard_constraints:
@@ -93,9 +114,9 @@ def session_path(wildcards):
 
 
 def sorter_inputs(wildcards):
-    """The demo folder (made by a rule), or the sorter files present in a real folder."""
+    """The demo folder (made by a rule), an analyzer folder, or a Kilosort folder's files."""
     path = session_path(wildcards)
-    if is_demo_path(path) or not Path(path).is_dir():
+    if is_demo_path(path) or not Path(path).is_dir() or is_analyzer_folder(path):
         return [path]
     return [str(p) for p in sorted(Path(path).iterdir()) if p.name in SORTER_FILES] + [
         str(p) for p in sorted(Path(path).glob("kilosort*.log"))
@@ -161,6 +182,38 @@ def session_details():
     }
 
 
+def drift_qc_params():
+    opts = config["drift_qc"]
+    return {
+        "bin_s": opts["bin_s"],
+        "max_shift_um": opts["max_shift_um"],
+        "min_spikes_per_bin": opts["min_spikes_per_bin"],
+        "events": opts["events"],
+        "unit_interval_s": opts["unit_interval_s"],
+    }
+
+
+def drift_qc_inputs(wildcards):
+    """Every session's drift QC record, when drift QC is on."""
+    if DRIFT_QC:
+        return expand("results/drift_qc/{session}/drift_qc.json", session=SESSION_IDS)
+    return []
+
+
+def session_shifts_input(wildcards):
+    """The between-session shift table, when drift QC is on."""
+    return "results/summary/session_shifts.tsv" if DRIFT_QC else []
+
+
+DRIFT_QC_OUTPUTS = [
+    "results/drift_qc/{session}/drift_qc.json",
+    "results/drift_qc/{session}/trace.tsv",
+    "results/drift_qc/{session}/events.tsv",
+    "results/drift_qc/{session}/unit_drift.tsv",
+    "results/drift_qc/{session}/drift_qc.png",
+]
+
+
 def all_outputs():
     per_session = [
         "results/render/{session}/drift_map.png",
@@ -168,29 +221,43 @@ def all_outputs():
         "results/qc/{session}/qc.json",
     ]
     per_session += [f"results/render/{{session}}/drift_map.{ext}" for ext in extra_formats()]
-    return expand(per_session, session=SESSION_IDS) + [
+    if DRIFT_QC:
+        per_session += DRIFT_QC_OUTPUTS
+    summaries = [
         "results/summary/qc.tsv",
+        "results/summary/drift_qc.tsv",
         "results/summary/amplitudes.tsv",
         "results/summary/amplitudes.png",
         "results/summary/shared_amplitude_range.json",
         "results/grid/drift_maps.png",
         "results/grid/drift_maps.pdf",
     ]
+    if DRIFT_QC:
+        summaries += ["results/summary/session_shifts.tsv", "results/summary/kymograph.png"]
+    return expand(per_session, session=SESSION_IDS) + summaries
 
 
 # ---------------------------------------------------------------- resources
 # Sized from the session so that a cluster profile can use them: memory and time grow
-# with the spike count (read from the size of spike_times.npy, 8 bytes per spike), or
-# with the size of the cached files for the later stages; both grow with the attempt.
+# with the spike count (read from the size of spike_times.npy, 8 bytes per spike, or of a
+# binary analyzer's sorting/spikes.npy, 24 bytes per spike), or with the size of the cached
+# files for the later stages; both grow with the attempt.
+DEFAULT_SPIKES = 10_000_000
 
 
 def estimated_spikes(wildcards):
-    path = Path(session_path(wildcards)) / "spike_times.npy"
+    folder = Path(session_path(wildcards))
+    if is_demo_path(session_path(wildcards)) and not folder.is_dir():
+        return config["demo"]["n_spikes"]
+    if is_analyzer_folder(folder):
+        spikes = folder / "sorting" / "spikes.npy"  # binary folder; zarr: unknown
+        return max(spikes.stat().st_size - 128, 0) // 24 if spikes.is_file() else DEFAULT_SPIKES
+    path = folder / "spike_times.npy"
     if path.is_file():
         return max(path.stat().st_size - 128, 0) // 8
     if is_demo_path(session_path(wildcards)):
         return config["demo"]["n_spikes"]
-    return 10_000_000
+    return DEFAULT_SPIKES
 
 
 def load_mem_mb(wildcards, attempt):
@@ -221,6 +288,12 @@ def cached_mem_mb(wildcards, input, attempt):
 
 def cached_runtime(wildcards, input, attempt):
     return int((5 + _largest_mb(input) / 100) * attempt)
+
+
+def inputs_mem_mb(wildcards, input, attempt):
+    """Memory of a step holding every input at once (e.g. all sessions' selections)."""
+    total = sum(Path(f).stat().st_size for f in input if Path(f).exists()) / 1e6
+    return int((500 + 2 * total) * attempt)
 
 
 def summary_runtime(wildcards, input, attempt):

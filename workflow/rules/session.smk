@@ -104,3 +104,39 @@ rule qc:
         "../envs/driftqc.yaml"
     script:
         "../scripts/qc.py"
+
+
+rule drift_qc:
+    input:
+        selection="results/filter/{session}/selection.npz",
+        cache="results/cache/{session}/spikes.npz",
+    output:
+        record="results/drift_qc/{session}/drift_qc.json",
+        trace="results/drift_qc/{session}/trace.tsv",
+        events="results/drift_qc/{session}/events.tsv",
+        units="results/drift_qc/{session}/unit_drift.tsv",
+        figure=report(
+            "results/drift_qc/{session}/drift_qc.png",
+            caption="../report/drift_qc.rst",
+            category="Drift QC",
+            subcategory="{session}",
+            labels={"session": "{session}", "figure": "drift map with drift trace"},
+        ),
+    params:
+        title=session_title,
+        options=drift_qc_params(),
+        thresholds=config["drift_qc"]["thresholds"],
+        overlay=config["drift_qc"]["overlay_trace"],
+        map_options=render_params(),
+        dpi=config["render"]["dpi"],
+    log:
+        "logs/drift_qc/{session}.log",
+    benchmark:
+        "results/benchmarks/drift_qc/{session}.tsv"
+    resources:
+        mem_mb=cached_mem_mb,
+        runtime=cached_runtime,
+    conda:
+        "../envs/driftqc.yaml"
+    script:
+        "../scripts/drift_qc.py"

@@ -14,6 +14,8 @@ truth = write_kilosort_folder(
     layout=snakemake.wildcards.layout,
     drift=snakemake.wildcards.drift,
     drift_um=40.0,
+    # Kilosort 4 saves drift-corrected depths and its motion estimate (dshift)
+    frame="registered" if snakemake.wildcards.layout == "kilosort4" else "raw",
     seed=int(snakemake.wildcards.seed),
 )
 print(f"{truth.path}: {truth.n_spikes} spikes, {truth.layout}, {truth.drift}", file=sys.stderr)

@@ -1,0 +1,291 @@
+"""Figures of a batch of sessions: the multi-session grid, amplitude distributions, drift QC.
+
+A batch is compared by eye when every session sits on one depth axis (the grid, with a row
+per shank on multi-shank probes and each session's shift from the reference session in its
+panel title), when their amplitude distributions sit side by side with the shared amplitude
+range marked, and when each session's drift map carries its measured drift trace in the
+frame it was measured in (registered, and raw for Kilosort 4 sessions whose motion estimate
+lets the raw frame be reconstructed). The between-session kymograph shows each session's
+depth-activity profile as a column, one panel per shank.
+
+Every function draws prepared results (selections, traces, shifts) on a new headless
+:class:`matplotlib.figure.Figure` (never pyplot) and returns it; computing and file writing
+are left to the caller, except :func:`save_image_pages`, which turns already drawn images
+into one PDF.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.image import imread
+
+from driftqc.metrics.between_sessions import SessionShifts
+from driftqc.plotting.drift_map import plot_drift_map
+from driftqc.plotting.drift_plots import plot_drift_map_with_trace, plot_kymograph
+from driftqc.qc import ALL_SHANKS, SessionDriftQC
+from driftqc.selection import Selection
+
+FAILED_COLOUR = "C3"
+
+
+def failure_figure(title: str, message: str, size: tuple[float, float] = (8.0, 6.0)) -> Figure:
+    """Return a placeholder figure saying that a session failed and why.
+
+    Parameters
+    ----------
+    title
+        The session's title.
+    message
+        Why it failed.
+    size
+        Figure size in inches.
+    """
+    fig = Figure(figsize=size)
+    fig.text(0.5, 0.5, f"{title}\nfailed: {message}", ha="center", va="center", wrap=True,
+             color=FAILED_COLOUR)  # fmt: skip
+    return fig
+
+
+def plot_amplitude_distributions(
+    samples: Mapping[str, np.ndarray | None],
+    units: Mapping[str, str | None],
+    shared: Mapping[str, object],
+) -> Figure:
+    """Box plots of each session's log amplitudes, the shared range marked.
+
+    Parameters
+    ----------
+    samples
+        ``session id -> amplitudes`` (a sample is enough), or None for a failed session.
+    units
+        ``session id -> amplitude unit`` (shown beside the id).
+    shared
+        The shared range from :func:`driftqc.qc.amplitude_summary` (``applicable``,
+        ``low``, ``high``, ``warning``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per session (whiskers at the 1st and 99th percentiles); failed sessions and
+        sessions without spikes say so in their row; dashed lines bound the shared range.
+    """
+    ids = list(samples)
+    fig = Figure(figsize=(8, 1.0 + 0.45 * len(ids)), layout="constrained")
+    ax = fig.add_subplot()
+    drawn = [i for i, sid in enumerate(ids) if samples[sid] is not None and len(samples[sid])]
+    data = [np.log10(np.maximum(samples[ids[i]], 1e-12)) for i in drawn]  # type: ignore[arg-type]
+    if data:
+        ax.boxplot(data, positions=drawn, orientation="horizontal", whis=(1, 99), showfliers=False)
+    for i, sid in enumerate(ids):
+        if i not in drawn:
+            text = "failed" if samples[sid] is None else "no spikes"
+            ax.text(0.5, i, text, va="center", color=FAILED_COLOUR)
+    if shared.get("applicable"):
+        for value in (shared["low"], shared["high"]):
+            ax.axvline(np.log10(float(value)), color="C0", linestyle="--", linewidth=1)  # type: ignore[arg-type]
+    ax.set_yticks(range(len(ids)), [f"{sid} ({units.get(sid) or '-'})" for sid in ids])
+    ax.set_ylim(len(ids) - 0.5, -0.5)
+    ax.set_xlabel("log10 amplitude (whiskers: 1st-99th percentile; dashed: shared range)")
+    ax.set_title(shared.get("warning") or "Spike amplitudes per session", fontsize=9, wrap=True)
+    return fig
+
+
+def plot_session_grid(
+    panels: Mapping[str, Mapping[object, Selection] | str],
+    *,
+    titles: Mapping[str, str],
+    map_options: Mapping[str, object],
+    columns: int = 0,
+    column_width: float = 3.0,
+    height: float = 6.0,
+    shifts: Mapping[str, Mapping[str, float | None]] | None = None,
+    note: str = "",
+) -> Figure:
+    """All sessions' drift maps on one depth axis; a row per shank on multi-shank probes.
+
+    Parameters
+    ----------
+    panels
+        ``session id -> {shank key: selection}`` (key ``"all"`` for the whole probe, plus each
+        shank index on multi-shank probes; see :func:`driftqc.qc.shank_selections`), or the
+        reason a session failed.
+    titles
+        ``session id -> title``.
+    map_options
+        Passed to :func:`driftqc.plotting.plot_drift_map` (``scaling``, ``render``, ...).
+    columns
+        Sessions per row when every session has one shank (0: all in one row). With several
+        shanks, every session is a column and every shank a row.
+    column_width, height
+        Size of one panel in inches.
+    shifts
+        ``session id -> {shank key: shift from the reference session (µm) or None}``; shown
+        in each panel's title.
+    note
+        Text added to the figure title (e.g. which amplitude scale was used).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ids = list(panels)
+    shank_keys: list[object] = []
+    for value in panels.values():
+        if not isinstance(value, str):
+            shank_keys += [k for k in value if k != ALL_SHANKS and k not in shank_keys]
+    n = len(ids)
+    if shank_keys:
+        rows = sorted(shank_keys, key=str)
+        ncols, nrows = n, len(rows)
+        cells = [(sid, key) for key in rows for sid in ids]
+    else:
+        ncols = columns or n
+        nrows = -(-n // ncols)
+        cells = [(sid, ALL_SHANKS) for sid in ids]
+    fig = Figure(figsize=(column_width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
+    low, high = [], []
+    width = int(14 * column_width)  # characters of 7-pt text per column
+    for ax, (sid, key) in zip(axes, cells, strict=False):
+        title = titles.get(sid, sid) + ("" if key == ALL_SHANKS else f", shank {key}")
+        shift = (shifts or {}).get(sid, {}).get(str(key))
+        if shifts is not None:
+            title += f"; shift {shift:+.1f} µm" if shift is not None else "; shift n/a"
+        value = panels[sid]
+        if isinstance(value, str):
+            ax.text(0.5, 0.5, f"failed:\n{value}", transform=ax.transAxes, ha="center",
+                    wrap=True, fontsize=7, color=FAILED_COLOUR)  # fmt: skip
+            ax.set_title(textwrap.fill(title, width), fontsize=7, loc="left")
+            continue
+        selection = value.get(key)
+        if selection is None:
+            ax.set_axis_off()
+            ax.set_title(textwrap.fill(f"{title}: no spikes", width), fontsize=7, loc="left")
+            continue
+        plot_drift_map(selection, **map_options, ax=ax, colorbar=False, title=title)  # type: ignore[arg-type]
+        ax.set_title(textwrap.fill(f"{title}. {selection.caption}", width), fontsize=7, loc="left")
+        low.append(ax.get_ylim()[0])
+        high.append(ax.get_ylim()[1])
+    for ax in axes[len(cells) :]:
+        ax.set_visible(False)
+    for i, ax in enumerate(axes):
+        if i % ncols:
+            ax.set_ylabel("")
+    if low:
+        axes[0].set_ylim(min(low), max(high))
+    shift_note = "; titles: shift from the reference session" if shifts is not None else ""
+    fig.suptitle(f"{n} sessions{'; ' + note if note else ''}{shift_note}", fontsize=9)
+    return fig
+
+
+def save_image_pages(images: Sequence[Path | str], pdf: Path | str, dpi: float = 150) -> None:
+    """Write drawn images (PNG) into one PDF, one page per image at its own size."""
+    with PdfPages(pdf) as pages:
+        for image_path in images:
+            image = imread(image_path)
+            page = Figure(figsize=(image.shape[1] / dpi, image.shape[0] / dpi))
+            ax = page.add_axes((0, 0, 1, 1), frameon=False)
+            ax.imshow(image, interpolation="none")
+            ax.set_axis_off()
+            pages.savefig(page, dpi=dpi)
+
+
+def plot_session_drift_qc(
+    result: SessionDriftQC,
+    selections: Mapping[object, Selection],
+    raw_selections: Mapping[object, Selection] | None = None,
+    *,
+    title: str,
+    overlay: bool = False,
+    show_events: bool = True,
+    map_options: Mapping[str, object] | None = None,
+    panel_size: tuple[float, float] = (8.0, 7.0),
+) -> Figure:
+    """Draw a session's drift maps with their traces below, one panel per frame and shank.
+
+    Parameters
+    ----------
+    result
+        The session's drift QC (:func:`driftqc.qc.session_drift_qc`).
+    selections
+        The session's selection per shank key (see :func:`driftqc.qc.shank_selections`).
+    raw_selections
+        The same in the raw frame (Kilosort 4 sessions), drawn beside the registered ones,
+        with the sorter's own estimate in the trace panel; None for none.
+    title
+        Session title.
+    overlay
+        Also draw the trace on the map.
+    show_events
+        Mark drift events on the registered-frame maps.
+    map_options
+        Passed to :func:`driftqc.plotting.plot_drift_map`.
+    panel_size
+        Size of one panel (map and trace) in inches.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Every panel's title names its frame and shank.
+    """
+    options = dict(map_options or {})
+    keys = [k for k in selections if k != ALL_SHANKS] or [ALL_SHANKS]
+    panels = [(selections[k], result.traces[k], k, False) for k in keys]
+    if raw_selections:
+        panels += [(raw_selections[k], result.raw_traces[k], k, True) for k in keys]
+    fig = Figure(figsize=(panel_size[0] * len(panels), panel_size[1]), layout="constrained")
+    subfigures = np.atleast_1d(fig.subfigures(1, len(panels)))
+    for sub, (selection, trace, key, raw) in zip(subfigures, panels, strict=True):
+        events = None
+        if show_events and not raw and len(result.events):
+            events = result.events[result.events["shank"] == key]
+        others = [result.sorter_trace] if raw and result.sorter_trace is not None else []
+        where = "" if key == ALL_SHANKS else f", shank {key}"
+        plot_drift_map_with_trace(
+            selection,
+            trace,
+            overlay=overlay,
+            events=events,
+            others=others,
+            figure=sub,
+            title=f"{trace.frame} frame{where}",
+            **options,
+        )
+        sub.suptitle(f"{title}{where}: {trace.frame} frame", fontsize=10)
+    return fig
+
+
+def plot_shift_kymographs(
+    shifts: Mapping[object, SessionShifts], failed: Sequence[str] = ()
+) -> Figure:
+    """Kymograph of the between-session shifts, one panel per shank key.
+
+    Parameters
+    ----------
+    shifts
+        :class:`~driftqc.metrics.SessionShifts` per shank key (``"all"`` first).
+    failed
+        Sessions left out because they failed (named in the figure title).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    n_sessions = max((len(s.names) for s in shifts.values()), default=1)
+    width = max(4.0, 0.6 * n_sessions + 2.5)
+    fig = Figure(figsize=(width * max(len(shifts), 1), 6.0), layout="constrained")
+    if not shifts:
+        fig.text(0.5, 0.5, "no session could be compared", ha="center", color=FAILED_COLOUR)
+    for k, (key, item) in enumerate(shifts.items(), start=1):
+        ax = fig.add_subplot(1, len(shifts), k)
+        where = "whole probe" if key == ALL_SHANKS else f"shank {key}"
+        plot_kymograph(item, ax=ax, title=f"{where}: reference {item.names[item.reference]}")
+    if failed:
+        fig.suptitle(f"not compared (failed): {', '.join(failed)}", color=FAILED_COLOUR)
+    return fig
