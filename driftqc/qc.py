@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from driftqc.errors import EmptySelectionError, SortingFormatError
+from driftqc.errors import DriftQCError, EmptySelectionError, SortingFormatError
 from driftqc.frames import RAW_FROM_KS4, sorter_drift_trace, sorter_motion_summary, to_raw_frame
 from driftqc.metrics import (
     DriftTrace,
@@ -543,9 +543,11 @@ def batch_session_shifts(
     Returns
     -------
     table : pandas.DataFrame
-        One row per session and shank key: ``session``, ``shank``, ``status`` ("ok" or
-        "failed"), ``shift_um``, ``peak_correlation``, ``is_reference``, ``reference``,
-        ``frame``, ``units`` (µm), ``note``.
+        One row per session and shank key: ``session``, ``shank``, ``status`` ("ok",
+        "failed", or "not compared" when the sessions cannot be registered together, e.g.
+        depths in different frames; ``note`` says why), ``shift_um``,
+        ``peak_correlation``, ``is_reference``, ``reference``, ``frame``, ``units`` (µm),
+        ``note``.
     shifts : dict
         The :class:`~driftqc.metrics.SessionShifts` (kymograph data) per shank key.
     """
@@ -565,12 +567,26 @@ def batch_session_shifts(
         ids = [sid for sid, t in usable.items() if key in t and len(t[key])]
         if chosen not in ids:
             continue
-        shifts = between_session_shifts(
-            [usable[sid][key] for sid in ids],
-            names=ids,
-            reference=chosen,
-            max_shift_um=max_shift_um,
-        )
+        try:
+            shifts = between_session_shifts(
+                [usable[sid][key] for sid in ids],
+                names=ids,
+                reference=chosen,
+                max_shift_um=max_shift_um,
+            )
+        except DriftQCError as exc:  # e.g. sessions in different depth frames
+            rows += [
+                {
+                    "session": sid,
+                    "shank": str(key),
+                    "status": "not compared",
+                    "units": "µm",
+                    "reference": chosen,
+                    "note": str(exc),
+                }  # fmt: skip
+                for sid in ids
+            ]
+            continue
         results[key] = shifts
         frame = shifts.to_frame()
         for row in frame.itertuples():

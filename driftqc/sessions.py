@@ -13,8 +13,10 @@ what a JSON schema cannot: duplicate ids and folders that do not exist. Every me
 the entry (its position and id) and the source file.
 
 :func:`discover_sessions` walks a directory tree for sorter output folders (a folder holding
-a ``kilosort*.log``, or ``spike_times.npy`` beside ``params.py``) and derives ids from their
-relative paths, e.g. ``sub-01/ses-02/kilosort4`` → ``sub-01_ses-02``.
+a ``kilosort*.log``, or ``spike_times.npy`` beside ``params.py``) and SpikeInterface analyzer
+folders (binary or ``.zarr``, recognised by their ``spikeinterface_info``; never walked
+into), and derives ids from their relative paths, e.g. ``sub-01/ses-02/kilosort4`` →
+``sub-01_ses-02``, ``sub-01/ses-03/analyzer.zarr`` → ``sub-01_ses-03``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,22 @@ from pathlib import Path
 import yaml
 
 from driftqc.errors import DriftQCError
+from driftqc.io.analyzer import is_analyzer_folder
 
 SESSION_FIELDS = ("id", "path", "subject", "date", "label", "version")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_GENERIC_PARTS = {"sorter_output", "sorting", "output", "phy", "ks", "kilosort", "spikesorting"}
+_GENERIC_PARTS = {
+    "sorter_output",
+    "sorting",
+    "output",
+    "phy",
+    "ks",
+    "kilosort",
+    "spikesorting",
+    "analyzer",
+    "sorting_analyzer",
+    "sortinganalyzer",
+}
 
 
 class SessionsError(DriftQCError, ValueError):
@@ -152,7 +166,7 @@ def check_sessions(
 def discover_sessions(
     root: Path | str, patterns: Sequence[str] = (), *, absolute: bool = True
 ) -> list[dict[str, str]]:
-    """Find Kilosort output folders under ``root`` and describe them as sessions.
+    """Find Kilosort output and SpikeInterface analyzer folders under ``root`` as sessions.
 
     Parameters
     ----------
@@ -206,9 +220,9 @@ def discover_sessions(
 def session_id_from_path(relative: Path | str, fallback: str = "session") -> str:
     """Derive a session id from a folder's path relative to the search root.
 
-    Generic folder names (``sorter_output``, ``kilosort4``, ``phy``, ...) are dropped, the
-    remaining parts joined with ``_`` and anything but letters, digits, ``_`` and ``-``
-    replaced by ``-``.
+    Generic folder names (``sorter_output``, ``kilosort4``, ``phy``, ``analyzer``, any
+    ``*.zarr``, ...) are dropped, the remaining parts joined with ``_`` and anything but
+    letters, digits, ``_`` and ``-`` replaced by ``-``.
 
     Examples
     --------
@@ -248,6 +262,8 @@ def _quoted(text: str) -> str:
 
 def _is_generic(part: str) -> bool:
     lower = part.lower()
+    if lower.endswith(".zarr"):
+        return True
     return lower in _GENERIC_PARTS or lower.startswith("kilosort")
 
 
@@ -260,6 +276,10 @@ def _is_sorter_folder(names: set[str]) -> bool:
 def _sorter_folders(root: Path) -> list[Path]:
     folders = []
     for current, dirs, files in os.walk(root):
+        if is_analyzer_folder(current):
+            folders.append(Path(current))
+            dirs[:] = []  # an analyzer's sub-folders are its own data, not sessions
+            continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if _is_sorter_folder(set(files)):
             folders.append(Path(current))

@@ -15,7 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="draw a drift map to an image file",
         description="Draw a drift map of a Kilosort output folder to PNG, PDF or SVG.",
     )
-    parser.add_argument("sorter_dir", type=Path, help="Kilosort output folder")
+    parser.add_argument(
+        "sorter_dir", type=Path, help="Kilosort output folder or SpikeInterface analyzer folder"
+    )
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="image file to write (.png, .pdf, .svg)"
     )
@@ -44,11 +46,23 @@ def run(args: argparse.Namespace) -> int:
     """Draw and save the drift map."""
     from matplotlib.figure import Figure
 
+    kwargs = selection_kwargs(args)
+    figure = Figure(figsize=(10, 7.5), layout="constrained")
+    if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
+        caption = _streamed_density(args, kwargs, figure)
+    else:
+        caption = _in_memory(args, kwargs, figure)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(args.output, dpi=args.dpi)
+    print(f"{args.output}: {caption}")
+    return 0
+
+
+def _in_memory(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
     from driftqc.io import load_sorting
     from driftqc.plotting import plot_drift_map
     from driftqc.selection import select_spikes
 
-    kwargs = selection_kwargs(args)
     sorting = load_sorting(args.sorter_dir, version=args.ks_version)
     selection = select_spikes(
         sorting,
@@ -57,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         filter_amplitude_values=kwargs["filter_amplitude_values"],
         decimate=kwargs["decimate"],
     )
-    figure = plot_drift_map(
+    plot_drift_map(
         selection,
         scaling=kwargs["amplitude_cmap_scaling"],
         n_color_bins=kwargs["n_color_bins"],
@@ -65,11 +79,33 @@ def run(args: argparse.Namespace) -> int:
         histogram=args.histogram,
         weight_histogram_by_amplitude=args.weight_histogram,
         title=args.title,
-        figure=Figure(figsize=(10, 7.5), layout="constrained"),
+        figure=figure,
         render=args.render,
         density_statistic=args.density_statistic,
     )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.output, dpi=args.dpi)
-    print(f"{args.output}: {selection.caption}")
-    return 0
+    return selection.caption
+
+
+def _streamed_density(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
+    """Whole-session density map read in chunks: bounded memory for any session size."""
+    from driftqc.plotting.drift_map import plot_density_summary
+    from driftqc.streaming import summarise_session
+
+    summary = summarise_session(
+        args.sorter_dir,
+        version=args.ks_version,
+        exclude_noise=kwargs["exclude_noise"],
+        filter_amplitude_mode=kwargs["filter_amplitude_mode"],
+        filter_amplitude_values=kwargs["filter_amplitude_values"],
+        statistic=args.density_statistic,
+        weight_histogram_by_amplitude=args.weight_histogram,
+        # about one bin per pixel of the drift-map axes at the output resolution
+        n_time_bins=int(figure.get_figwidth() * args.dpi * 0.7),  # type: ignore[attr-defined]
+        n_depth_bins=int(figure.get_figheight() * args.dpi * 0.8),  # type: ignore[attr-defined]
+    )
+    plot_density_summary(summary, histogram=args.histogram, title=args.title, figure=figure)
+    return summary.caption
+
+
+def _is_kilosort_folder(folder: Path) -> bool:
+    return folder.is_dir() and (folder / "spike_times.npy").is_file()
