@@ -136,41 +136,94 @@ def density_image(
     time_range, depth_range
         Extent of the grid; by default the data's extent.
     """
-    if statistic not in DENSITY_STATISTICS:
-        raise OptionError(f"statistic={statistic!r}: use one of {list(DENSITY_STATISTICS)}")
-    if statistic != "count" and amplitudes is None:
-        raise OptionError(f"statistic={statistic!r} needs amplitudes")
-    n_time_bins, n_depth_bins = int(n_time_bins), int(n_depth_bins)
-    if n_time_bins < 1 or n_depth_bins < 1:
-        raise OptionError("density image needs at least one bin in time and in depth")
     times = np.asarray(times, dtype=np.float64)
     depths = np.asarray(depths, dtype=np.float64)
-    t0, t1 = time_range or _extent(times)
-    d0, d1 = depth_range or _extent(depths)
-    ti = _bin_index(times, t0, t1, n_time_bins)
-    di = _bin_index(depths, d0, d1, n_depth_bins)
-    inside = (ti >= 0) & (di >= 0)
-    flat = di[inside] * n_time_bins + ti[inside]
-    size = n_time_bins * n_depth_bins
-    counts = np.bincount(flat, minlength=size).astype(np.float64)
-    if statistic == "count":
-        values = counts
-    else:
-        amps = np.asarray(amplitudes, dtype=np.float64)[inside]
-        if statistic == "mean_amplitude":
-            sums = np.bincount(flat, weights=amps, minlength=size)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                values = np.where(counts > 0, sums / counts, np.nan)
-        else:
-            values = np.full(size, -np.inf)
-            np.maximum.at(values, flat, amps)
-            values[counts == 0] = np.nan
-    return DensityImage(
-        time_edges=np.linspace(t0, t1, n_time_bins + 1),
-        depth_edges=np.linspace(d0, d1, n_depth_bins + 1),
-        values=values.reshape(n_depth_bins, n_time_bins),
+    grid = DensityAccumulator(
+        time_range or _extent(times),
+        depth_range or _extent(depths),
         statistic=statistic,
+        n_time_bins=n_time_bins,
+        n_depth_bins=n_depth_bins,
     )
+    grid.add(times, depths, amplitudes)
+    return grid.result()
+
+
+class DensityAccumulator:
+    """Build a :class:`DensityImage` from spikes given in any number of chunks.
+
+    Parameters
+    ----------
+    time_range, depth_range
+        Extent of the grid in s and µm; spikes outside it are counted in ``n_outside``.
+    statistic, n_time_bins, n_depth_bins
+        As for :func:`density_image`.
+    """
+
+    def __init__(
+        self,
+        time_range: tuple[float, float],
+        depth_range: tuple[float, float],
+        *,
+        statistic: str = "count",
+        n_time_bins: int = 1000,
+        n_depth_bins: int = 400,
+    ) -> None:
+        if statistic not in DENSITY_STATISTICS:
+            raise OptionError(f"statistic={statistic!r}: use one of {list(DENSITY_STATISTICS)}")
+        self.n_time_bins, self.n_depth_bins = int(n_time_bins), int(n_depth_bins)
+        if self.n_time_bins < 1 or self.n_depth_bins < 1:
+            raise OptionError("density image needs at least one bin in time and in depth")
+        self.time_range = (float(time_range[0]), float(time_range[1]))
+        self.depth_range = (float(depth_range[0]), float(depth_range[1]))
+        if not (
+            self.time_range[1] > self.time_range[0] and self.depth_range[1] > self.depth_range[0]
+        ):
+            raise OptionError(f"empty density grid: {self.time_range} s x {self.depth_range} µm")
+        self.statistic = statistic
+        size = self.n_time_bins * self.n_depth_bins
+        self._counts = np.zeros(size, dtype=np.float64)
+        self._values = None if statistic == "count" else np.zeros(size, dtype=np.float64)
+        if statistic == "max_amplitude":
+            self._values = np.full(size, -np.inf)
+        self.n_outside = 0
+
+    def add(
+        self, times: np.ndarray, depths: np.ndarray, amplitudes: np.ndarray | None = None
+    ) -> None:
+        """Add a chunk of spikes."""
+        if self._values is not None and amplitudes is None:
+            raise OptionError(f"statistic={self.statistic!r} needs amplitudes")
+        ti = _bin_index(np.asarray(times, dtype=np.float64), *self.time_range, self.n_time_bins)
+        di = _bin_index(np.asarray(depths, dtype=np.float64), *self.depth_range, self.n_depth_bins)
+        inside = (ti >= 0) & (di >= 0)
+        self.n_outside += int(len(inside) - np.count_nonzero(inside))
+        flat = di[inside] * self.n_time_bins + ti[inside]
+        size = len(self._counts)
+        self._counts += np.bincount(flat, minlength=size)
+        if self._values is None:
+            return
+        amps = np.asarray(amplitudes, dtype=np.float64)[inside]
+        if self.statistic == "mean_amplitude":
+            self._values += np.bincount(flat, weights=amps, minlength=size)
+        else:
+            np.maximum.at(self._values, flat, amps)
+
+    def result(self) -> DensityImage:
+        """Return the image of every spike added so far."""
+        if self._values is None:
+            values = self._counts.copy()
+        elif self.statistic == "mean_amplitude":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                values = np.where(self._counts > 0, self._values / self._counts, np.nan)
+        else:
+            values = np.where(self._counts > 0, self._values, np.nan)
+        return DensityImage(
+            time_edges=np.linspace(*self.time_range, self.n_time_bins + 1),
+            depth_edges=np.linspace(*self.depth_range, self.n_depth_bins + 1),
+            values=values.reshape(self.n_depth_bins, self.n_time_bins),
+            statistic=self.statistic,
+        )
 
 
 def _extent(values: np.ndarray) -> tuple[float, float]:

@@ -253,19 +253,7 @@ class KilosortFolder:
         stop = min(stop, self.n_spikes)
         times = _as_times(read_rows(self._times, start, stop), self._times.path)
         times /= self.sample_rate
-        templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
-        if len(templates) and templates.max() >= len(self.templates):
-            raise SortingFormatError(
-                f"spike_templates.npy uses template {int(templates.max())} but "
-                f"templates.npy holds {len(self.templates)} templates"
-            )
-        clusters = (
-            templates
-            if self._clusters is None
-            else _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
-        )
-        scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32)
-        amplitudes = np.multiply(self.template_amplitudes[templates], scale, out=scale)
+        templates, clusters, amplitudes = self._units_and_amplitudes(start, stop)
         if self._positions_file is not None:
             depths = read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
         elif self._pc is not None:
@@ -282,6 +270,29 @@ class KilosortFolder:
             info=self.info,
             cluster_labels=next(iter(self.label_sources.values()), {}),
         )
+
+    def read_amplitudes(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Amplitudes and cluster ids of spikes ``start:stop``, without computing depths."""
+        _, clusters, amplitudes = self._units_and_amplitudes(start, min(stop, self.n_spikes))
+        return amplitudes, clusters
+
+    def _units_and_amplitudes(
+        self, start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
+        if len(templates) and templates.max() >= len(self.templates):
+            raise SortingFormatError(
+                f"spike_templates.npy uses template {int(templates.max())} but "
+                f"templates.npy holds {len(self.templates)} templates"
+            )
+        clusters = (
+            templates
+            if self._clusters is None
+            else _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
+        )
+        scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32)
+        amplitudes = np.multiply(self.template_amplitudes[templates], scale, out=scale)
+        return templates, clusters, amplitudes
 
     def iter_chunks(self, chunk_spikes: int = 4_000_000) -> Iterator[SpikeTable]:
         """Yield the session's spikes as consecutive tables of at most ``chunk_spikes``."""

@@ -15,7 +15,7 @@ which session it shows, how many spikes of how many, and which filters were appl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -30,10 +30,19 @@ from matplotlib.colors import (
 from matplotlib.figure import Figure
 
 from driftqc.errors import OptionError
-from driftqc.histograms import DEPTH_BIN_UM, density_image, depth_histogram
+from driftqc.histograms import (
+    DEPTH_BIN_UM,
+    DensityImage,
+    DepthHistogram,
+    density_image,
+    depth_histogram,
+)
 from driftqc.options import check_positive
 from driftqc.selection import Selection
 from driftqc.shading import LIGHTEST_GREY, AmplitudeShading, amplitude_shading, grey_rgba
+
+if TYPE_CHECKING:
+    from driftqc.streaming import StreamedSummary
 
 Render = Literal["scatter", "density"]
 DensityStatistic = Literal["count", "mean_amplitude", "max_amplitude"]
@@ -120,15 +129,7 @@ def plot_drift_map(
     raster.set_ylim(*depth_lim)
 
     if len(kept) == 0:
-        raster.text(
-            0.5,
-            0.5,
-            "no spikes left after filtering",
-            transform=raster.transAxes,
-            ha="center",
-            va="center",
-            color="0.4",
-        )
+        _no_spikes_note(raster)
     elif render == "scatter":
         _draw_scatter(
             raster,
@@ -139,17 +140,18 @@ def plot_drift_map(
             point_size,
         )
     else:
-        _draw_density(
-            raster,
-            fig,
-            selection,
-            density_statistic,
-            density_log,
-            time_lim,
-            depth_lim,
-            depth_bin_um,
-            colorbar,
+        n_time, n_depth = _pixel_grid(fig, raster, depth_lim, depth_bin_um)
+        image = density_image(
+            kept.times,
+            kept.depths,
+            kept.amplitudes,
+            statistic=density_statistic,
+            n_time_bins=n_time,
+            n_depth_bins=n_depth,
+            time_range=time_lim,
+            depth_range=depth_lim,
         )
+        _show_density(raster, fig, image, density_log, colorbar, info.amplitude_unit)
 
     if colorbar and render == "scatter" and len(kept):
         _amplitude_key(fig, raster, shading, info.amplitude_unit)
@@ -158,10 +160,65 @@ def plot_drift_map(
     if hist_ax is None:
         raster.set_ylabel("Depth (µm)")
     else:
-        _draw_histogram(hist_ax, selection, weight_histogram_by_amplitude, depth_bin_um)
+        weights = kept.amplitudes if weight_histogram_by_amplitude else None
+        hist = depth_histogram(kept.depths, weights, bin_um=depth_bin_um)
+        _show_histogram(hist_ax, hist, info.amplitude_unit)
         raster.tick_params(labelleft=False)
 
-    _titles(fig, raster, ax, selection, title)
+    _titles(fig, raster, ax, _title_text(title, info.name, "Drift map"), selection.caption)
+    return fig
+
+
+def plot_density_summary(
+    summary: StreamedSummary,
+    *,
+    histogram: bool = True,
+    title: bool | str | None = None,
+    ax: Axes | None = None,
+    figure: Figure | None = None,
+    density_log: bool = True,
+    colorbar: bool = True,
+) -> Figure:
+    """Draw a density drift map from a streamed whole-session summary.
+
+    Parameters
+    ----------
+    summary
+        Histogram and density image of a session (:func:`driftqc.streaming.summarise_session`).
+    histogram
+        Add the depth histogram on the left, sharing the depth axis.
+    title
+        ``True`` for a default title, a string for that title, None/False for none.
+    ax, figure
+        Where to draw, as for :func:`plot_drift_map`.
+    density_log
+        Shade the image on a log scale.
+    colorbar
+        Add a grey-scale key.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure drawn on.
+    """
+    if ax is not None and not isinstance(ax, Axes):
+        raise TypeError("ax must be a matplotlib Axes or None")
+    fig, hist_ax, raster = _axes(ax, figure, histogram)
+    image = summary.density
+    raster.set_xlim(image.time_edges[0], image.time_edges[-1])
+    raster.set_ylim(image.depth_edges[0], image.depth_edges[-1])
+    unit = summary.info.amplitude_unit
+    if summary.n_kept == 0:
+        _no_spikes_note(raster)
+    else:
+        _show_density(raster, fig, image, density_log, colorbar, unit)
+    raster.set_xlabel("Time (s)")
+    if hist_ax is None:
+        raster.set_ylabel("Depth (µm)")
+    else:
+        _show_histogram(hist_ax, summary.histogram, unit)
+        raster.tick_params(labelleft=False)
+    _titles(fig, raster, ax, _title_text(title, summary.info.name, "Drift map"), summary.caption)
     return fig
 
 
@@ -193,12 +250,14 @@ def plot_depth_histogram(
         ax = fig.add_subplot()
     else:
         fig = ax.figure  # type: ignore[assignment]
-    _draw_histogram(ax, selection, weight_by_amplitude, depth_bin_um)
-    ax.set_ylim(*_depth_limits(selection.kept.depths))
-    text = _title_text(title, selection, "Depth histogram")
-    ax.set_title(
-        f"{text}\n{selection.kept.info.name}" if text else selection.kept.info.name, fontsize=9
+    kept = selection.kept
+    weights = kept.amplitudes if weight_by_amplitude else None
+    _show_histogram(
+        ax, depth_histogram(kept.depths, weights, bin_um=depth_bin_um), kept.info.amplitude_unit
     )
+    ax.set_ylim(*_depth_limits(kept.depths))
+    text = _title_text(title, kept.info.name, "Depth histogram")
+    ax.set_title(f"{text}\n{kept.info.name}" if text else kept.info.name, fontsize=9)
     return fig
 
 
@@ -267,34 +326,34 @@ def _grey_map() -> LinearSegmentedColormap:
     return cmap.with_extremes(bad=(1.0, 1.0, 1.0, 1.0), under=(1.0, 1.0, 1.0, 1.0))
 
 
-def _draw_density(
-    ax: Axes,
-    fig: Figure,
-    selection: Selection,
-    statistic: str,
-    log: bool,
-    time_lim: tuple[float, float],
-    depth_lim: tuple[float, float],
-    depth_bin_um: float,
-    colorbar: bool,
-) -> None:
-    kept = selection.kept
+def _no_spikes_note(ax: Axes) -> None:
+    ax.text(
+        0.5,
+        0.5,
+        "no spikes left after filtering",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color="0.4",
+    )
+
+
+def _pixel_grid(
+    fig: Figure, ax: Axes, depth_lim: tuple[float, float], depth_bin_um: float
+) -> tuple[int, int]:
+    """Density grid of about one bin per pixel of the axes (and no finer than the bin height)."""
     bbox = ax.get_position()
     width_px = max(int(fig.get_figwidth() * bbox.width * fig.dpi), 50)
     height_px = max(int(fig.get_figheight() * bbox.height * fig.dpi), 50)
     n_depth = int(min(height_px, max(1, (depth_lim[1] - depth_lim[0]) / depth_bin_um)))
-    image = density_image(
-        kept.times,
-        kept.depths,
-        kept.amplitudes,
-        statistic=statistic,
-        n_time_bins=width_px,
-        n_depth_bins=n_depth,
-        time_range=time_lim,
-        depth_range=depth_lim,
-    )
+    return width_px, n_depth
+
+
+def _show_density(
+    ax: Axes, fig: Figure, image: DensityImage, log: bool, colorbar: bool, unit: str
+) -> None:
     values = image.values.copy()
-    if statistic == "count":
+    if image.statistic == "count":
         values[values == 0] = np.nan
     finite = values[np.isfinite(values)]
     if len(finite) == 0:
@@ -305,23 +364,28 @@ def _draw_density(
         norm: Normalize = LogNorm(vmin=low, vmax=max(float(finite.max()), low * 1.0001))
     else:
         norm = Normalize(vmin=float(finite.min()), vmax=float(finite.max()))
+    extent = (
+        image.time_edges[0],
+        image.time_edges[-1],
+        image.depth_edges[0],
+        image.depth_edges[-1],
+    )
     mappable = ax.imshow(
         values,
         origin="lower",
         aspect="auto",
         interpolation="nearest",
-        extent=(*time_lim, *depth_lim),
+        extent=extent,
         cmap=_grey_map(),
         norm=norm,
         rasterized=True,
     )
     if colorbar:
-        unit = kept.info.amplitude_unit
         label = {
             "count": "Spikes per bin",
             "mean_amplitude": f"Mean amplitude ({unit})",
             "max_amplitude": f"Max amplitude ({unit})",
-        }[statistic]
+        }[image.statistic]
         fig.colorbar(mappable, ax=ax, label=label, fraction=0.04, pad=0.01)
 
 
@@ -338,29 +402,24 @@ def _amplitude_key(fig: Figure, ax: Axes, shading: AmplitudeShading, unit: str) 
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label, fraction=0.04, pad=0.01)
 
 
-def _draw_histogram(ax: Axes, selection: Selection, weighted: bool, bin_um: float) -> None:
-    kept = selection.kept
-    hist = depth_histogram(kept.depths, kept.amplitudes if weighted else None, bin_um=bin_um)
+def _show_histogram(ax: Axes, hist: DepthHistogram, unit: str) -> None:
     ax.plot(hist.values, hist.centres, color="k", linewidth=0.8)
-    unit = kept.info.amplitude_unit
-    ax.set_xlabel(f"Summed amplitude ({unit})" if weighted else "Spike count")
+    ax.set_xlabel(f"Summed amplitude ({unit})" if hist.weighted else "Spike count")
     ax.set_ylabel("Depth (µm)")
     ax.set_xlim(0, max(float(hist.values.max(initial=0)) * 1.05, 1.0))
 
 
-def _title_text(title: bool | str | None, selection: Selection, default: str) -> str | None:
+def _title_text(title: bool | str | None, name: str, default: str) -> str | None:
     if title is True:
-        return f"{default}: {selection.kept.info.name}"
+        return f"{default}: {name}"
     if title:
         return str(title)
     return None
 
 
 def _titles(
-    fig: Figure, raster: Axes, user_ax: Axes | None, selection: Selection, title: bool | str | None
+    fig: Figure, raster: Axes, user_ax: Axes | None, text: str | None, caption: str
 ) -> None:
-    text = _title_text(title, selection, "Drift map")
-    caption = selection.caption
     if user_ax is None:
         if text:
             fig.suptitle(text)

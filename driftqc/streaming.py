@@ -1,0 +1,227 @@
+"""Whole-session summaries in bounded memory: depth histogram and density image by chunks.
+
+A 50-million-spike session does not fit comfortably in memory as a spike table plus the
+filtered copy a selection makes. For the views that use every spike (the depth histogram
+and the density image), nothing needs all spikes at once: the session is read in chunks of
+a few million spikes (:meth:`driftqc.io.kilosort.KilosortFolder.iter_chunks`), each chunk goes
+through the same filters as :func:`driftqc.selection.select_spikes`, and is added to fixed
+grids. Peak memory is a few chunks whatever the session length.
+
+The grid is fixed before reading: time from 0 to the last spike, depth over the probe's
+channels (with a margin); spikes outside the grid are counted and reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from driftqc.histograms import (
+    DEPTH_BIN_UM,
+    DensityAccumulator,
+    DensityImage,
+    DepthHistogram,
+    depth_histogram,
+)
+from driftqc.io.kilosort import KilosortFolder
+from driftqc.io.labels import resolve_label_source
+from driftqc.model import SessionInfo
+from driftqc.options import check_amplitude_filter
+from driftqc.selection import drop_invalid, exclude_labels, filter_amplitude
+
+DEPTH_MARGIN_UM = 50.0
+CHUNK_SPIKES = 4_000_000
+
+
+@dataclass(frozen=True)
+class StreamedSummary:
+    """Depth histogram and density image of every spike that passed the filters.
+
+    Attributes
+    ----------
+    info
+        Provenance of the session.
+    histogram
+        Depth histogram (counts, or summed amplitude when weighted).
+    density
+        Time × depth image.
+    n_total, n_invalid, n_noise, n_amplitude, n_kept
+        Spikes in the session, set aside for non-finite depth/amplitude, removed by the label
+        filter, removed by the amplitude filter, and kept.
+    n_outside
+        Kept spikes outside the image's grid (not drawn).
+    amplitude_bounds
+        Absolute amplitude bounds applied, or None.
+    filters
+        Human-readable filter descriptions.
+    """
+
+    info: SessionInfo
+    histogram: DepthHistogram
+    density: DensityImage
+    n_total: int
+    n_invalid: int
+    n_noise: int
+    n_amplitude: int
+    n_kept: int
+    n_outside: int
+    amplitude_bounds: tuple[float, float] | None
+    filters: tuple[str, ...]
+
+    @property
+    def caption(self) -> str:
+        """One line saying what a figure of this summary shows."""
+        parts = [f"{self.info.name}: all {self.n_kept:,} of {self.n_total:,} spikes binned"]
+        parts += list(self.filters)
+        if self.n_outside:
+            parts.append(f"{self.n_outside:,} outside the probe's depth range not drawn")
+        parts.append(f"depth frame: {self.info.depth_frame}")
+        return "; ".join(parts)
+
+
+def summarise_session(
+    folder: Path | str | KilosortFolder,
+    *,
+    version: str | None = None,
+    exclude_noise: bool | str = False,
+    filter_amplitude_mode: str | None = None,
+    filter_amplitude_values: Sequence[float] = (),
+    statistic: str = "count",
+    weight_histogram_by_amplitude: bool = False,
+    n_time_bins: int = 1000,
+    n_depth_bins: int = 400,
+    depth_bin_um: float = DEPTH_BIN_UM,
+    chunk_spikes: int = CHUNK_SPIKES,
+) -> StreamedSummary:
+    """Bin every spike of a Kilosort session into a depth histogram and a density image.
+
+    Parameters
+    ----------
+    folder
+        Kilosort output folder (or an opened :class:`KilosortFolder`).
+    version
+        Kilosort version override.
+    exclude_noise, filter_amplitude_mode, filter_amplitude_values
+        The filters of :func:`driftqc.selection.select_spikes`, same meaning and order.
+    statistic
+        Density statistic: ``"count"``, ``"mean_amplitude"`` or ``"max_amplitude"``.
+    weight_histogram_by_amplitude
+        Sum amplitudes per depth bin instead of counting spikes.
+    n_time_bins, n_depth_bins
+        Size of the density image.
+    depth_bin_um
+        Bin height of the depth histogram.
+    chunk_spikes
+        Spikes read per step; memory is a few times ``chunk_spikes`` × ~40 bytes.
+
+    Returns
+    -------
+    StreamedSummary
+        Histogram, image, counts and filter descriptions.
+
+    Notes
+    -----
+    A percentile amplitude filter needs one extra pass over the amplitudes (4 bytes per
+    spike kept in memory to take exact percentiles); depths are computed once.
+    """
+    amp_filter = check_amplitude_filter(filter_amplitude_mode, filter_amplitude_values)
+    session = (
+        folder if isinstance(folder, KilosortFolder) else KilosortFolder(folder, version=version)
+    )
+    labels = None
+    if exclude_noise:
+        where = session.folder
+        labels = resolve_label_source(dict(session.label_sources), exclude_noise, where)
+    unit = session.info.amplitude_unit
+    filters: list[str] = []
+    if labels is not None:
+        filters.append("noise units excluded")
+
+    bounds = None
+    if amp_filter is not None:
+        mode, values = amp_filter
+        if mode == "absolute":
+            bounds = values
+            filters.append(f"amplitude {bounds[0]:.3g}–{bounds[1]:.3g} {unit}")
+        else:
+            amplitudes = _label_filtered_amplitudes(session, labels, chunk_spikes)
+            if len(amplitudes):
+                low, high = np.percentile(amplitudes, values)
+                bounds = (float(low), float(high))
+            else:
+                bounds = (-np.inf, np.inf)
+            del amplitudes
+            filters.append(
+                f"amplitude {values[0]:g}–{values[1]:g} percentile "
+                f"({bounds[0]:.3g}–{bounds[1]:.3g} {unit})"
+            )
+
+    y = session.positions[:, 1]
+    depth_range = (float(y.min()) - DEPTH_MARGIN_UM, float(y.max()) + DEPTH_MARGIN_UM)
+    time_range = (0.0, max(session.last_spike_time, 1e-3) * 1.005)
+    grid = DensityAccumulator(
+        time_range,
+        depth_range,
+        statistic=statistic,
+        n_time_bins=n_time_bins,
+        n_depth_bins=n_depth_bins,
+    )
+    hist_values = None
+    hist_edges = None
+    n_invalid = n_noise = n_amplitude = n_kept = 0
+    for chunk in session.iter_chunks(chunk_spikes):
+        valid = drop_invalid(chunk)
+        n_invalid += len(chunk) - len(valid)
+        labelled = exclude_labels(valid, labels) if labels is not None else valid
+        n_noise += len(valid) - len(labelled)
+        kept = filter_amplitude(labelled, bounds) if bounds is not None else labelled
+        n_amplitude += len(labelled) - len(kept)
+        n_kept += len(kept)
+        grid.add(kept.times, kept.depths, kept.amplitudes)
+        part = depth_histogram(
+            kept.depths,
+            kept.amplitudes if weight_histogram_by_amplitude else None,
+            bin_um=depth_bin_um,
+            depth_range=depth_range,
+        )
+        hist_edges = part.edges
+        hist_values = part.values if hist_values is None else hist_values + part.values
+        del chunk, valid, labelled, kept
+    if hist_values is None:  # an empty session
+        empty = depth_histogram(np.empty(0), bin_um=depth_bin_um, depth_range=depth_range)
+        hist_edges, hist_values = empty.edges, empty.values
+    if n_invalid:
+        filters.insert(0, f"{n_invalid:,} spikes without finite depth/amplitude left out")
+    return StreamedSummary(
+        info=session.info,
+        histogram=DepthHistogram(hist_edges, hist_values, weight_histogram_by_amplitude),
+        density=grid.result(),
+        n_total=session.n_spikes,
+        n_invalid=n_invalid,
+        n_noise=n_noise,
+        n_amplitude=n_amplitude,
+        n_kept=n_kept,
+        n_outside=grid.n_outside,
+        amplitude_bounds=bounds,
+        filters=tuple(filters),
+    )
+
+
+def _label_filtered_amplitudes(
+    session: KilosortFolder, labels: dict[int, str] | None, chunk_spikes: int
+) -> np.ndarray:
+    """Finite amplitudes of the spikes the label filter keeps, as float32."""
+    drop = None
+    if labels is not None:
+        drop = np.asarray([c for c, lab in labels.items() if lab.lower() == "noise"])
+    parts = []
+    for start in range(0, session.n_spikes, chunk_spikes):
+        amplitudes, clusters = session.read_amplitudes(start, start + chunk_spikes)
+        keep = np.isfinite(amplitudes)
+        if drop is not None and len(drop):
+            keep &= ~np.isin(clusters, drop)
+        parts.append(amplitudes[keep])
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
