@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE))
 from _measure import evict_from_page_cache, memory_available_gb, parse_result  # noqa: E402
 
 LAYOUTS = {"ks2_5": "kilosort2_5", "ks4": "kilosort4"}
-DRIFTQC_CASES = ("load", "scatter", "density", "histogram")
+DRIFTQC_CASES = ("load", "scatter", "density", "histogram", "stream")
 DRIFTPLOTS_CASES = ("load", "scatter")
 SESSION = {"n_channels": 384, "n_units": 300, "duration": 3600.0, "drift": "zigzag"}
 DRIFTPLOTS_ONLY_UP_TO = 10_000_000  # 25 M spikes of KS2.5 would not fit in 24 GB for it
