@@ -198,7 +198,7 @@ class DensityAccumulator:
         di = _bin_index(np.asarray(depths, dtype=np.float64), *self.depth_range, self.n_depth_bins)
         inside = (ti >= 0) & (di >= 0)
         self.n_outside += int(len(inside) - np.count_nonzero(inside))
-        flat = di[inside] * self.n_time_bins + ti[inside]
+        flat = di[inside].astype(np.intp) * self.n_time_bins + ti[inside]
         size = len(self._counts)
         self._counts += np.bincount(flat, minlength=size)
         if self._values is None:
@@ -235,8 +235,14 @@ def _extent(values: np.ndarray) -> tuple[float, float]:
 
 
 def _bin_index(values: np.ndarray, low: float, high: float, n: int) -> np.ndarray:
-    scaled = (values - low) * (n / (high - low))
-    index = np.floor(scaled)
-    index[values == high] = n - 1  # the last edge belongs to the last bin
-    index[~np.isfinite(index) | (index < 0) | (index >= n)] = -1
-    return index.astype(np.intp)
+    """Bin of each value on ``n`` equal bins from ``low`` to ``high``; -1 outside or NaN.
+
+    The last edge belongs to the last bin.
+    """
+    scaled = values - low
+    scaled *= n / (high - low)
+    inside = (scaled >= 0) & (scaled <= n)  # False for NaN
+    np.fmax(scaled, 0, out=scaled)  # fmax/fmin also map NaN into range: no cast warning
+    index = np.fmin(scaled, n - 1, out=scaled).astype(np.int32)  # truncation = floor here
+    index[~inside] = -1
+    return index
