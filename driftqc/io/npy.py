@@ -10,6 +10,7 @@ so memory does not grow with the file.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import BinaryIO
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,19 @@ class NpyFile:
         return self.shape[0] if self.shape else 1
 
 
+def read_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Read a ``.npy`` header from an open file: shape, Fortran order, dtype.
+
+    Leaves the file at the start of the data. Raises ``ValueError`` for a non-``.npy`` file.
+    """
+    version = np.lib.format.read_magic(fh)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return np.lib.format.read_array_header_2_0(fh)
+    return np.lib.format._read_array_header(fh, version)
+
+
 def open_npy(path: Path) -> NpyFile:
     """Parse and check the header of a ``.npy`` file.
 
@@ -55,13 +69,7 @@ def open_npy(path: Path) -> NpyFile:
         raise SortingFormatError(f"{path.name} is missing from {path.parent}")
     try:
         with path.open("rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-            else:
-                shape, fortran, dtype = np.lib.format._read_array_header(fh, version)
+            shape, fortran, dtype = read_header(fh)
             offset = fh.tell()
     except (ValueError, OSError, SyntaxError) as exc:
         raise SortingFormatError(f"{path} is not a valid .npy file ({exc})") from None

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from driftqc.errors import SortingFormatError
+from driftqc.io.npy import read_header
 
 _ALLOWED: frozenset[tuple[str, str]] = frozenset(
     {
@@ -64,11 +65,7 @@ def read_ops(path: Path) -> dict[str, object]:
         raise SortingFormatError(f"{path.name} is missing from {path.parent}")
     try:
         with path.open("rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            if version == (1, 0):
-                np.lib.format.read_array_header_1_0(fh)
-            else:
-                np.lib.format.read_array_header_2_0(fh)
+            read_header(fh)
             payload = fh.read()
         obj = _RestrictedUnpickler(io.BytesIO(payload)).load()
     except pickle.UnpicklingError as exc:
