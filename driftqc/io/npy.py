@@ -10,9 +10,9 @@ so memory does not grow with the file.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
