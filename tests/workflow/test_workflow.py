@@ -105,6 +105,41 @@ def test_renders_use_the_shared_amplitude_range(finished_run):
         assert sidecar["scaling"] == [shared["low"], shared["high"]]
 
 
+def test_drift_qc_outputs_and_verdicts(finished_run):
+    work, ids = finished_run.workdir, finished_run.ids
+    for sid in ids:
+        record = json.loads((work / f"results/drift_qc/{sid}/drift_qc.json").read_text())
+        assert record["session"] == sid
+        assert imread(work / f"results/drift_qc/{sid}/drift_qc.png").shape[0] > 100
+        if sid == "bad":
+            assert record["status"] == "failed" and "spike_times.npy" in record["error"]
+            continue
+        assert record["status"] == "ok" and record["frame"] == "registered"
+        trace = pd.read_csv(work / f"results/drift_qc/{sid}/trace.tsv", sep="\t")
+        assert {"time_s", "displacement_um", "frame", "shank"} <= set(trace.columns)
+        assert (work / f"results/drift_qc/{sid}/events.tsv").is_file()
+        assert (work / f"results/drift_qc/{sid}/unit_drift.tsv").is_file()
+    # Kilosort 4 demo: the sorter's own estimate and a raw-frame trace are reported
+    ks4 = json.loads((work / "results/drift_qc/demo-b/drift_qc.json").read_text())
+    assert ks4["sorter_motion"]["source"].startswith("sorter estimate")
+    assert ks4["raw_frame_trace"]["all"]["frame"].startswith("raw")
+    # the real session drifts linearly in its saved depths: measured, and judged
+    real = json.loads((work / "results/drift_qc/2024-01-05/drift_qc.json").read_text())
+    assert real["trace"]["all"]["peak_to_peak_um"] > 20  # over the 20 µm warn level
+    assert real["sorter_motion"] is None
+    qc = pd.read_csv(work / "results/summary/qc.tsv", sep="\t", dtype=str).set_index("session")
+    assert qc.loc["bad", "drift_qc"] == "failed"
+    assert qc.loc["2024-01-05", "drift_qc"] in ("warn", "fail")
+    assert "peak-to-peak" in qc.loc["2024-01-05", "drift_qc_reasons"]
+    assert {"between_session_shift_um", "drift_frame", "shank_qc"} <= set(qc.columns)
+    shifts = pd.read_csv(work / "results/summary/session_shifts.tsv", sep="\t", dtype=str)
+    shifts = shifts.set_index("session")
+    assert list(shifts.index) == ids
+    assert shifts.loc["demo-a", "is_reference"] == "True"  # the first session
+    assert shifts.loc["bad", "status"] == "failed"
+    assert imread(work / "results/summary/kymograph.png").shape[0] > 100
+
+
 def test_rerun_with_nothing_changed_runs_no_job(finished_run):
     result = snakemake(finished_run.workdir, "-n")
     assert "Nothing to be done" in result.stdout + result.stderr
@@ -145,6 +180,13 @@ def test_report_builds_with_every_figure(finished_run):
     work = finished_run.workdir
     snakemake(work, "--report", "report.html")
     html = (work / "report.html").read_text(encoding="utf-8", errors="replace")
-    for name in ("drift_map.png", "depth_histogram.png", "drift_maps.pdf", "amplitudes.png"):
+    for name in ("drift_map.png", "depth_histogram.png", "drift_maps.pdf", "amplitudes.png",
+                 "drift_qc.png", "kymograph.png", "session_shifts.tsv"):  # fmt: skip
         assert name in html
-    assert "Drift maps" in html and "Amplitudes" in html
+    assert "Drift maps" in html and "Amplitudes" in html and "Drift QC" in html
+
+
+def test_drift_qc_can_be_turned_off(finished_run):
+    counts = dry_run_with(finished_run.workdir, {"drift_qc": {"enabled": False}})
+    assert "drift_qc" not in counts and "session_shifts" not in counts
+    assert counts == {"qc_summary": 1, "grid": 1, "default": 1}  # they lose an input
