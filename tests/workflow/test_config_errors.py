@@ -46,6 +46,21 @@ OTHER = {"id": "b", "path": "resources/demo/step-kilosort4-2"}
         pytest.param(
             [{**GOOD, "id": "a b"}], {}, ["entry 1", "does not match"], id="bad-id",
         ),
+        pytest.param(
+            [GOOD, OTHER], {"drift_qc": {"reference_session": "c"}},
+            ["drift_qc.reference_session", "'c' is not a session id"],
+            id="unknown-reference-session",
+        ),
+        pytest.param(
+            [GOOD], {"drift_qc": {"thresholds": {"warn_step_um": 30}}},
+            ["drift_qc.thresholds", "warn_step_um must not exceed fail_step_um"],
+            id="warn-above-fail",
+        ),
+        pytest.param(
+            [GOOD], {"drift_qc": {"thresholds": {"max_ptp": 3}}},
+            ["'max_ptp' was unexpected"],
+            id="unknown-threshold",
+        ),
     ],
 )  # fmt: skip
 def test_bad_config_stops_before_any_job(tmp_path, sessions, options, expected):
