@@ -304,6 +304,31 @@ def _num(value: object) -> float | None:
 # joined in the summary, when every session is known.
 
 ALL_SHANKS = "all"
+# columns of the drift QC table, in order (see :func:`drift_qc_table`)
+DRIFT_COLUMNS = (
+    "session",
+    "shank",
+    "drift_qc",
+    "reasons",
+    "drift_peak_to_peak_um",
+    "drift_median_abs_um",
+    "drift_p95_abs_um",
+    "drift_max_step_um",
+    "drift_n_bins",
+    "drift_n_valid_bins",
+    "n_spikes",
+    "drift_bin_s",
+    "drift_frame",
+    "drift_source",
+    "drift_units",
+    "between_session_shift_um",
+    "n_drift_events",
+    "unit_drift_ptp_q50_um",
+    "unit_drift_ptp_q90_um",
+    "sorter_mean_abs_drift_um",
+    "sorter_peak_to_peak_um",
+    "raw_frame_peak_to_peak_um",
+)
 
 
 @dataclass(frozen=True)
@@ -759,12 +784,11 @@ def drift_qc_table(
             rows.append({"session": sid, "shank": ALL_SHANKS, "drift_qc": "disabled"})
         else:
             rows += drift_qc_rows(sid, record, shifts, thresholds)
-    first = ["session", "shank", "drift_qc", "reasons"]
     table = pd.DataFrame(rows)
-    for column in first:
+    for column in DRIFT_COLUMNS:  # the same columns whatever was measured
         if column not in table:
             table[column] = None
-    return table[first + [c for c in table.columns if c not in first]]
+    return table[[*DRIFT_COLUMNS, *(c for c in table.columns if c not in DRIFT_COLUMNS)]]
 
 
 def with_drift_columns(qc: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
