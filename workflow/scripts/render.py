@@ -3,11 +3,10 @@
 import json
 import sys
 
-from matplotlib.figure import Figure
-
 from driftqc.errors import DriftQCError
 from driftqc.io.cache import load_selection
 from driftqc.plotting import plot_depth_histogram, plot_drift_map
+from driftqc.plotting.batch import failure_figure
 from driftqc.qc import choose_scaling
 
 sys.stderr = open(snakemake.log[0], "w", encoding="utf-8")  # noqa: SIM115
@@ -21,9 +20,8 @@ scaling, note = choose_scaling(params.options["scaling"], shared)
 try:
     selection = load_selection(snakemake.input.selection)
 except DriftQCError as exc:
-    drift_map, histogram = Figure(figsize=(10, 7.5)), Figure(figsize=(3.5, 7.5))
-    for fig in (drift_map, histogram):
-        fig.text(0.5, 0.5, f"{params.title}\nfailed: {exc}", ha="center", wrap=True, color="C3")
+    drift_map = failure_figure(params.title, str(exc), size=(10, 7.5))
+    histogram = failure_figure(params.title, str(exc), size=(3.5, 7.5))
     note.update(status="failed", error=str(exc))
 else:
     drift_map = plot_drift_map(
