@@ -44,6 +44,7 @@ CASE_TITLES = {
     "scatter": "load + scatter map + histogram → PNG",
     "density": "load + density map (all spikes) + histogram → PNG",
     "histogram": "load + depth histogram (all spikes) → PNG",
+    "stream": "density map + histogram of all spikes, read in chunks → PNG",
 }
 
 
