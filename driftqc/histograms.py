@@ -15,6 +15,15 @@ import numpy as np
 from driftqc.errors import OptionError
 
 DEPTH_BIN_UM = 2.0
+BLOCK = 1 << 22  # spikes per block when binning, to bound temporary arrays
+
+
+def value_range(values: np.ndarray) -> tuple[float, float] | None:
+    """Smallest and largest non-NaN value, or None when there is none (no warnings)."""
+    if len(values) == 0:
+        return None
+    low, high = float(np.fmin.reduce(values)), float(np.fmax.reduce(values))
+    return None if np.isnan(low) else (low, high)
 
 
 @dataclass(frozen=True)
@@ -69,21 +78,23 @@ def depth_histogram(
         raise OptionError(f"bin_um={bin_um!r} must be positive")
     depths = np.asarray(depths)
     if depth_range is None:
-        if len(depths) == 0 or np.isnan(np.nanmax(depths, initial=np.nan)):
+        depth_range = value_range(depths)
+        if depth_range is None:
             return DepthHistogram(np.array([0.0, bin_um]), np.zeros(1), amplitudes is not None)
-        depth_range = (float(np.nanmin(depths)), float(np.nanmax(depths)))
     low = np.floor(depth_range[0] / bin_um) * bin_um
     n_bins = max(1, int(np.floor((depth_range[1] - low) / bin_um)) + 1)
     edges = low + bin_um * np.arange(n_bins + 1)
-    # bin index in float32, NaN and out-of-range spikes sent to an overflow bin
-    scaled = (depths.astype(np.float32, copy=False) - np.float32(low)) / np.float32(bin_um)
-    np.floor(scaled, out=scaled)
-    outside = ~((scaled >= 0) & (scaled < n_bins))
-    scaled[outside] = n_bins
-    index = scaled.astype(np.int32)
-    weights = None if amplitudes is None else np.asarray(amplitudes, dtype=np.float64)
-    values = np.bincount(index, weights=weights, minlength=n_bins + 1)[:n_bins]
-    return DepthHistogram(edges, values.astype(np.float64), amplitudes is not None)
+    values = np.zeros(n_bins + 1)
+    for start in range(0, len(depths), BLOCK):  # blocks keep temporaries small
+        block = slice(start, start + BLOCK)
+        # bin index in float32; NaN and out-of-range spikes go to an overflow bin
+        scaled = depths[block].astype(np.float32) - np.float32(low)
+        scaled /= np.float32(bin_um)
+        np.floor(scaled, out=scaled)
+        scaled[~((scaled >= 0) & (scaled < n_bins))] = n_bins
+        weights = None if amplitudes is None else np.asarray(amplitudes[block], dtype=np.float64)
+        values += np.bincount(scaled.astype(np.int32), weights=weights, minlength=n_bins + 1)
+    return DepthHistogram(edges, values[:n_bins], amplitudes is not None)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from driftqc.histograms import value_range
 from driftqc.options import Scaling, check_n_bins, check_scaling
 
+_BLOCK = 1 << 22
 LIGHTEST_GREY = 0.82  # grey level of the smallest-amplitude bin (1.0 would be white)
 
 
@@ -88,10 +90,14 @@ def amplitude_shading(
     if isinstance(scaling, tuple):
         return AmplitudeShading(scaling, scaling[0], scaling[1], n_bins)
     probe = AmplitudeShading(scaling, 0.0, 1.0, n_bins)
-    values = probe.transform(amplitudes)
-    if len(values) == 0 or np.isnan(np.nanmax(values, initial=np.nan)):
+    low, high = np.inf, -np.inf
+    for start in range(0, len(amplitudes), _BLOCK):  # blocks keep temporaries small
+        block_range = value_range(probe.transform(amplitudes[start : start + _BLOCK]))
+        if block_range is not None:
+            low, high = min(low, block_range[0]), max(high, block_range[1])
+    if low > high:  # no finite amplitude
         return probe
-    return AmplitudeShading(scaling, float(np.nanmin(values)), float(np.nanmax(values)), n_bins)
+    return AmplitudeShading(scaling, low, high, n_bins)
 
 
 def grey_levels(n_bins: int) -> np.ndarray:

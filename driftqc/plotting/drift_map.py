@@ -36,6 +36,7 @@ from driftqc.histograms import (
     DepthHistogram,
     density_image,
     depth_histogram,
+    value_range,
 )
 from driftqc.options import check_positive
 from driftqc.selection import Selection
@@ -279,10 +280,10 @@ def _axes(
 
 
 def _depth_limits(depths: np.ndarray) -> tuple[float, float]:
-    finite = depths[np.isfinite(depths)]
-    if len(finite) == 0:
+    extent = value_range(depths)
+    if extent is None:
         return 0.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
+    low, high = extent
     pad = max(0.02 * (high - low), 5.0)
     return low - pad, high + pad
 
