@@ -137,6 +137,7 @@ def write_kilosort_folder(
     sample_rate: float = 30000.0,
     gain: float | None = None,
     seed: int = 0,
+    unit_seed: int | None = None,
     chunk_spikes: int = 500_000,
 ) -> SyntheticSession:
     """Write a synthetic Kilosort output folder.
@@ -173,6 +174,10 @@ def write_kilosort_folder(
         If given, written to ``params.py`` as µV per bit.
     seed
         Seed of the random generator; equal arguments give identical folders.
+    unit_seed
+        Seed of the units' placement, rates and sizes alone (default: drawn from ``seed``).
+        Sessions with the same ``unit_seed`` record the same neurons, as repeated sessions
+        of one animal would, so their depth profiles can be compared.
     chunk_spikes
         Spikes generated and written per step (bounds memory).
 
@@ -200,7 +205,8 @@ def write_kilosort_folder(
     ks4 = layout == "kilosort4"
 
     positions, shanks = probe_geometry(n_channels, n_shanks)
-    units = _make_units(rng, positions, shanks, n_units, noise_fraction)
+    unit_rng = rng if unit_seed is None else np.random.default_rng(unit_seed)
+    units = _make_units(unit_rng, positions, shanks, n_units, noise_fraction)
     n_samples = 61 if ks4 else 82
     unwhitened = _templates(units, positions, n_samples)
     winv = _whitening_inverse(n_channels)

@@ -1,6 +1,12 @@
 # Steps across sessions: amplitude summary and shared range, between-session shifts, QC
 # tables, multi-session grid.
 
+# seconds of work each: not worth a cluster job and its queueing
+localrules:
+    amplitude_summary,
+    qc_summary,
+
+
 
 rule amplitude_summary:
     input:

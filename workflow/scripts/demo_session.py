@@ -17,5 +17,6 @@ truth = write_kilosort_folder(
     # Kilosort 4 saves drift-corrected depths and its motion estimate (dshift)
     frame="registered" if snakemake.wildcards.layout == "kilosort4" else "raw",
     seed=int(snakemake.wildcards.seed),
+    unit_seed=0,  # every demo session records the same neurons, like one animal's sessions
 )
 print(f"{truth.path}: {truth.n_spikes} spikes, {truth.layout}, {truth.drift}", file=sys.stderr)
