@@ -128,9 +128,11 @@ class PCDepthReader:
                     weights = np.maximum(features[:, 0, :], 0, dtype=np.float32)
                     del features  # the mapping closes only when no view of it is left
                 np.multiply(weights, weights, out=weights)
-                total = weights.sum(axis=1)
+                # einsum sums short rows ~3x faster than .sum(1) (and, unlike a BLAS
+                # product, starts no threads of its own); np.take beats fancy indexing
+                total = np.einsum("ij->i", weights)
                 tmpl = spike_templates[offset:stop]
-                moment = np.einsum("ij,ij->i", weights, local_y[tmpl])
+                moment = np.einsum("ij,ij->i", weights, np.take(local_y, tmpl, axis=0))
                 out = depths[offset:stop]
                 with np.errstate(invalid="ignore", divide="ignore"):
                     np.divide(moment, total, out=out)

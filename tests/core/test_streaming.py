@@ -70,7 +70,8 @@ def test_chunks_cover_the_session(ks25_session):
     whole = read_kilosort(ks25_session.path).spikes
     chunks = list(session.iter_chunks(9_999))
     assert sum(len(c) for c in chunks) == len(whole)
-    np.testing.assert_array_equal(np.concatenate([c.depths for c in chunks]), whole.depths)
+    # float32 sums may round differently with other window boundaries
+    np.testing.assert_allclose(np.concatenate([c.depths for c in chunks]), whole.depths, rtol=1e-6)
     np.testing.assert_array_equal(np.concatenate([c.times for c in chunks]), whole.times)
     assert session.last_spike_time == whole.times[-1]
 
