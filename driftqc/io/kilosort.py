@@ -34,7 +34,7 @@ from driftqc.io.geometry import (
     template_depths,
 )
 from driftqc.io.labels import read_label_sources
-from driftqc.io.npy import NpyFile, load_npy, open_npy, read_rows
+from driftqc.io.npy import NpyFile, load_npy, open_npy, open_vector, read_rows
 from driftqc.io.ops import read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import PCDepthReader
@@ -360,14 +360,7 @@ def _depth_frame(version: str) -> str:
 
 
 def _vector_header(path: Path, n: int | None, what: str) -> NpyFile:
-    header = open_npy(path)
-    shape = header.shape
-    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
-        raise SortingFormatError(
-            f"{path} should hold one value per spike, shape (n,) or (n, 1); found shape {shape}"
-        )
-    if n is not None and shape[0] != n:
-        raise SortingFormatError(f"{path} holds {shape[0]} values but the folder has {n} spikes")
+    header = open_vector(path, length=n)
     if header.dtype.kind not in "iuf":
         raise SortingFormatError(f"{path} should hold {what}, found dtype {header.dtype}")
     return header

@@ -3,13 +3,12 @@
 Arrays are read from the file's raw bytes after parsing the ``.npy`` header, so pickled object
 arrays are refused (nothing in a data folder is ever executed) and a truncated or corrupt file
 is reported with its name instead of a traceback from inside numpy. Large arrays
-(``pc_features.npy`` is 384 bytes per spike) can be read in row chunks into one reused buffer,
-so memory does not grow with the file.
+(``pc_features.npy`` is 384 bytes per spike) are read a range of rows at a time
+(:func:`read_rows`), so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -17,8 +16,6 @@ from typing import BinaryIO
 import numpy as np
 
 from driftqc.errors import SortingFormatError
-
-VECTOR_CHUNK_ROWS = 1 << 22  # 4 M values per step when converting per-spike vectors
 
 
 @dataclass(frozen=True)
@@ -100,20 +97,8 @@ def load_npy(path: Path) -> np.ndarray:
     return data.reshape(header.shape)
 
 
-def load_vector(
-    path: Path, *, length: int | None = None, dtype: np.dtype | type | None = None
-) -> np.ndarray:
-    """Load a per-spike array saved as (n,) or (n, 1) and return it 1-D.
-
-    Parameters
-    ----------
-    path
-        The ``.npy`` file.
-    length
-        Expected number of values (the session's spike count), checked if given.
-    dtype
-        Convert to this type while reading, chunk by chunk, so a conversion never holds the
-        file's array and the converted one in memory at once.
+def open_vector(path: Path, *, length: int | None = None) -> NpyFile:
+    """Open a per-spike array saved as (n,) or (n, 1), checking its shape and length.
 
     Raises
     ------
@@ -130,37 +115,7 @@ def load_vector(
         raise SortingFormatError(
             f"{path} holds {shape[0]} values but the folder has {length} spikes"
         )
-    if dtype is None or header.fortran_order:
-        values = load_npy(path).reshape(-1)
-        return values if dtype is None else values.astype(dtype)
-    out = np.empty(shape[0], dtype=dtype)
-    for start, chunk in iter_row_chunks(header, VECTOR_CHUNK_ROWS):
-        out[start : start + len(chunk)] = chunk.reshape(-1)
-    return out
-
-
-def iter_row_chunks(header: NpyFile, rows: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(start_row, chunk)`` pairs covering a C-ordered array.
-
-    Each chunk is a view into one buffer reused between iterations: copy what must outlive
-    the next step. Memory use is ``rows * header.row_bytes`` whatever the file size.
-    """
-    if header.fortran_order:
-        raise SortingFormatError(
-            f"{header.path} is saved in Fortran order; re-save it in C order to stream it"
-        )
-    rows = max(1, int(rows))
-    buffer = np.empty((rows, *header.shape[1:]), dtype=header.dtype)
-    raw = buffer.reshape(-1).view(np.uint8)
-    with header.path.open("rb", buffering=0) as fh:
-        fh.seek(header.offset)
-        for start in range(0, header.n_rows, rows):
-            n = min(rows, header.n_rows - start)
-            want = n * header.row_bytes
-            got = fh.readinto(memoryview(raw)[:want])
-            if got != want:
-                raise SortingFormatError(f"{header.path} ended early at row {start}")
-            yield start, buffer[:n]
+    return header
 
 
 def read_rows(header: NpyFile, start: int, stop: int) -> np.ndarray:
