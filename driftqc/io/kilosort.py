@@ -19,6 +19,7 @@ frame; Kilosort 1 and 2 depths are in the probe's raw frame.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,8 @@ from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 
 _REGISTERED = ("kilosort2_5", "kilosort3", "kilosort4")
 _RAW = ("kilosort", "kilosort1", "kilosort2")
-_GENERIC_FOLDER_NAMES = ("sorter_output", "sorting", "output", "phy", "ks", "kilosort")
+# folder names that say which sorter wrote them, not which session they hold
+_GENERIC_FOLDER_NAME = re.compile(r"(sorter_output|sorting|output|phy|(kilosort|ks)[\d_.]*)", re.I)
 
 
 def detect_version(folder: Path) -> str:
@@ -346,7 +348,7 @@ def _check_folder(folder: Path) -> None:
 
 def _session_name(folder: Path) -> str:
     resolved = folder.resolve()
-    if resolved.name.lower().startswith(_GENERIC_FOLDER_NAMES) and resolved.parent.name:
+    if _GENERIC_FOLDER_NAME.fullmatch(resolved.name) and resolved.parent.name:
         return f"{resolved.parent.name}/{resolved.name}"
     return resolved.name
 

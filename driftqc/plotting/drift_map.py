@@ -21,7 +21,6 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import (
-    BoundaryNorm,
     LinearSegmentedColormap,
     ListedColormap,
     LogNorm,
@@ -391,12 +390,11 @@ def _show_density(
 
 
 def _amplitude_key(fig: Figure, ax: Axes, shading: AmplitudeShading, unit: str) -> None:
+    # a listed colour map of n colours over [low, high] is exactly the n equal-width bins;
+    # a plain Normalize ticks the key at round numbers (BoundaryNorm would label every edge)
     cmap = ListedColormap(grey_rgba(shading.n_bins))
-    norm = (
-        BoundaryNorm(shading.edges, shading.n_bins)
-        if shading.high > shading.low
-        else Normalize(shading.low, shading.low + 1)
-    )
+    high = shading.high if shading.high > shading.low else shading.low + 1
+    norm = Normalize(shading.low, high)
     label = {"log2": f"log2 amplitude ({unit})", "log10": f"log10 amplitude ({unit})"}.get(
         shading.scaling if isinstance(shading.scaling, str) else "", f"Amplitude ({unit})"
     )

@@ -314,3 +314,16 @@ class _Evil:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize(
+    ("parts", "name"),
+    [
+        (("ses-02", "kilosort4"), "ses-02/kilosort4"),
+        (("ses-02", "sorter_output"), "ses-02/sorter_output"),
+        (("data", "ks2_5_10M"), "ks2_5_10M"),
+    ],
+)
+def test_session_name_skips_generic_folder_names(tmp_path, parts, name):
+    folder = write_tiny_ks4(tmp_path.joinpath(*parts))
+    assert read_kilosort(folder).info.name == name
