@@ -112,11 +112,20 @@ def exclude_labels(
         Labels to drop (compared lower-case).
     """
     labels = spikes.cluster_labels if labels is None else labels
-    drop_ids = [cid for cid, lab in labels.items() if lab.lower() in excluded]
-    if not drop_ids:
+    drop_ids = labelled_clusters(labels, excluded)
+    if not len(drop_ids):
         return spikes
-    drop = np.isin(spikes.clusters, np.asarray(drop_ids, dtype=np.int64))
+    drop = np.isin(spikes.clusters, drop_ids)
     return spikes.take(~drop) if drop.any() else spikes
+
+
+def labelled_clusters(
+    labels: Mapping[int, str], wanted: Sequence[str] = (NOISE_LABEL,)
+) -> np.ndarray:
+    """Ids of the clusters whose label (compared lower-case) is one of ``wanted``."""
+    return np.asarray(
+        [cid for cid, lab in labels.items() if lab.lower() in wanted], dtype=np.int64
+    )
 
 
 def amplitude_bounds(

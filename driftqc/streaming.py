@@ -30,7 +30,7 @@ from driftqc.io.kilosort import KilosortFolder
 from driftqc.io.labels import resolve_label_source
 from driftqc.model import SessionInfo
 from driftqc.options import check_amplitude_filter
-from driftqc.selection import drop_invalid, exclude_labels, filter_amplitude
+from driftqc.selection import drop_invalid, exclude_labels, filter_amplitude, labelled_clusters
 
 DEPTH_MARGIN_UM = 50.0
 CHUNK_SPIKES = 4_000_000
@@ -214,14 +214,12 @@ def _label_filtered_amplitudes(
     session: KilosortFolder, labels: dict[int, str] | None, chunk_spikes: int
 ) -> np.ndarray:
     """Finite amplitudes of the spikes the label filter keeps, as float32."""
-    drop = None
-    if labels is not None:
-        drop = np.asarray([c for c, lab in labels.items() if lab.lower() == "noise"])
+    drop = labelled_clusters(labels) if labels is not None else np.empty(0, dtype=np.int64)
     parts = []
     for start in range(0, session.n_spikes, chunk_spikes):
         amplitudes, clusters = session.read_amplitudes(start, start + chunk_spikes)
         keep = np.isfinite(amplitudes)
-        if drop is not None and len(drop):
+        if len(drop):
             keep &= ~np.isin(clusters, drop)
         parts.append(amplitudes[keep])
     return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
