@@ -74,6 +74,22 @@ def emit(result: dict) -> None:
     print(RESULT_TAG + json.dumps(result), flush=True)
 
 
+def emit_measurement(
+    tool: str, case: str, folder: Path, phases: Phases, t_start: float, extra: dict
+) -> None:
+    """Print the result line of one measurement: phase times, process time, peak RSS."""
+    emit(
+        {
+            "tool": tool,
+            "case": case,
+            "folder": str(folder),
+            **phases.summary(),
+            "process_s": round(time.perf_counter() - t_start, 3),
+            **extra,
+        }
+    )
+
+
 def parse_result(stdout: str) -> dict | None:
     """Return the last result line printed by a benchmark script, or None."""
     for line in reversed(stdout.splitlines()):

@@ -31,7 +31,7 @@ from pathlib import Path
 T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Phases, emit  # noqa: E402
+from _measure import Phases, emit_measurement  # noqa: E402
 
 CASES = ("load", "scatter", "density", "histogram", "stream")
 
@@ -116,16 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         profiler.dump_stats(args.profile)
     else:
         extra = run_case(args.case, args.folder, args.png, phases)
-    emit(
-        {
-            "tool": "driftqc",
-            "case": args.case,
-            "folder": str(args.folder),
-            **phases.summary(),
-            "process_s": round(time.perf_counter() - T_START, 3),
-            **extra,
-        }
-    )
+    emit_measurement("driftqc", args.case, args.folder, phases, T_START, extra)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Phases, emit  # noqa: E402
+from _measure import Phases, emit_measurement  # noqa: E402
 
 CASES = ("load", "scatter")
 
@@ -65,16 +65,7 @@ def main(argv: list[str] | None = None) -> None:
 
     phases = Phases()
     extra = run_case(args.case, args.folder, args.png, phases)
-    emit(
-        {
-            "tool": "driftplots",
-            "case": args.case,
-            "folder": str(args.folder),
-            **phases.summary(),
-            "process_s": round(time.perf_counter() - T_START, 3),
-            **extra,
-        }
-    )
+    emit_measurement("driftplots", args.case, args.folder, phases, T_START, extra)
 
 
 if __name__ == "__main__":
