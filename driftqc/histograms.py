@@ -84,17 +84,21 @@ def depth_histogram(
     low = np.floor(depth_range[0] / bin_um) * bin_um
     n_bins = max(1, int(np.floor((depth_range[1] - low) / bin_um)) + 1)
     edges = low + bin_um * np.arange(n_bins + 1)
-    values = np.zeros(n_bins + 1)
+    # bins 1..n_bins hold the histogram; 0 and n_bins + 1 catch NaN and out-of-range spikes
+    values = np.zeros(n_bins + 2)
+    scaled = np.empty(min(len(depths), BLOCK), dtype=np.float32)
     for start in range(0, len(depths), BLOCK):  # blocks keep temporaries small
         block = slice(start, start + BLOCK)
-        # bin index in float32; NaN and out-of-range spikes go to an overflow bin
-        scaled = depths[block].astype(np.float32) - np.float32(low)
-        scaled /= np.float32(bin_um)
-        np.floor(scaled, out=scaled)
-        scaled[~((scaled >= 0) & (scaled < n_bins))] = n_bins
+        index = scaled[: len(depths[block])]
+        np.subtract(depths[block], np.float32(low), out=index, dtype=np.float32)
+        index /= np.float32(bin_um)
+        np.floor(index, out=index)
+        index += 1  # exact: the values are whole numbers
+        np.fmax(index, 0, out=index)  # NaN becomes 0 too
+        np.fmin(index, n_bins + 1, out=index)
         weights = None if amplitudes is None else np.asarray(amplitudes[block], dtype=np.float64)
-        values += np.bincount(scaled.astype(np.int32), weights=weights, minlength=n_bins + 1)
-    return DepthHistogram(edges, values[:n_bins], amplitudes is not None)
+        values += np.bincount(index.astype(np.intp), weights=weights, minlength=n_bins + 2)
+    return DepthHistogram(edges, values[1:-1], amplitudes is not None)
 
 
 @dataclass(frozen=True)

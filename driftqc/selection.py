@@ -91,6 +91,11 @@ class Selection:
 
 def drop_invalid(spikes: SpikeTable) -> SpikeTable:
     """Remove spikes whose depth or amplitude is NaN or infinite."""
+    # a finite sum proves every value finite (one cheap pass); NaN, inf or overflow -> mask
+    with np.errstate(over="ignore", invalid="ignore"):
+        sums = np.add.reduce(spikes.depths), np.add.reduce(spikes.amplitudes)
+    if np.isfinite(sums).all():
+        return spikes
     valid = np.isfinite(spikes.depths) & np.isfinite(spikes.amplitudes)
     return spikes if valid.all() else spikes.take(valid)
 

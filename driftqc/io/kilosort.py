@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -247,22 +248,23 @@ class KilosortFolder:
     def read_spikes(self, start: int, stop: int) -> SpikeTable:
         """Read spikes ``start:stop`` into a :class:`SpikeTable`.
 
+        The depths (for Kilosort 1–3 a pass over ``pc_features.npy``) are computed in a
+        background thread while the times, clusters and amplitudes are read.
+
         Raises
         ------
         SortingFormatError
             If the range holds NaN times, negative ids or templates the folder lacks.
         """
         stop = min(stop, self.n_spikes)
-        times = _as_times(read_rows(self._times, start, stop), self._times.path)
-        times /= self.sample_rate
-        templates, clusters, amplitudes = self._units_and_amplitudes(start, stop)
-        if self._positions_file is not None:
-            depths = read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
-        elif self._pc is not None:
-            depths, n_fallback = self._pc.depths(start, templates)
-            self._n_fallback += n_fallback
-        else:
-            depths = self._fallback[templates]  # type: ignore[index]
+        templates = self._read_templates(start, stop)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending_depths = pool.submit(self._depths, start, stop, templates)
+            times = _as_times(
+                read_rows(self._times, start, stop), self.sample_rate, self._times.path
+            )
+            clusters, amplitudes = self._clusters_and_amplitudes(start, stop, templates)
+            depths = pending_depths.result()
         return SpikeTable(
             times=times,
             amplitudes=amplitudes,
@@ -275,26 +277,40 @@ class KilosortFolder:
 
     def read_amplitudes(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Amplitudes and cluster ids of spikes ``start:stop``, without computing depths."""
-        _, clusters, amplitudes = self._units_and_amplitudes(start, min(stop, self.n_spikes))
+        stop = min(stop, self.n_spikes)
+        templates = self._read_templates(start, stop)
+        clusters, amplitudes = self._clusters_and_amplitudes(start, stop, templates)
         return amplitudes, clusters
 
-    def _units_and_amplitudes(
-        self, start: int, stop: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _read_templates(self, start: int, stop: int) -> np.ndarray:
         templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
         if len(templates) and templates.max() >= len(self.templates):
             raise SortingFormatError(
                 f"spike_templates.npy uses template {int(templates.max())} but "
                 f"templates.npy holds {len(self.templates)} templates"
             )
+        return templates
+
+    def _depths(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
+        if self._positions_file is not None:
+            return read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
+        if self._pc is not None:
+            depths, n_fallback = self._pc.depths(start, templates)
+            self._n_fallback += n_fallback
+            return depths
+        return np.take(self._fallback, templates)  # type: ignore[arg-type]
+
+    def _clusters_and_amplitudes(
+        self, start: int, stop: int, templates: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         clusters = (
             templates
             if self._clusters is None
             else _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
         )
-        scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32)
-        amplitudes = np.multiply(self.template_amplitudes[templates], scale, out=scale)
-        return templates, clusters, amplitudes
+        scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32, copy=False)
+        amplitudes = np.multiply(np.take(self.template_amplitudes, templates), scale, out=scale)
+        return clusters, amplitudes
 
     def iter_chunks(self, chunk_spikes: int = 4_000_000) -> Iterator[SpikeTable]:
         """Yield the session's spikes as consecutive tables of at most ``chunk_spikes``."""
@@ -379,8 +395,9 @@ def _positions_header(path: Path, n: int) -> NpyFile:
     return header
 
 
-def _as_times(samples: np.ndarray, path: Path) -> np.ndarray:
-    times = samples.reshape(-1).astype(np.float64)
+def _as_times(samples: np.ndarray, rate: float, path: Path) -> np.ndarray:
+    """Sample numbers as seconds (float64), in one pass."""
+    times = np.divide(samples.reshape(-1), rate, dtype=np.float64)
     if samples.dtype.kind == "f" and not np.isfinite(times).all():
         raise SortingFormatError(f"{path} contains NaN or infinite spike times")
     return times
@@ -398,7 +415,9 @@ def _as_ids(values: np.ndarray, path: Path) -> np.ndarray:
         raise SortingFormatError(f"{path} holds negative ids (smallest {int(values.min())})")
     if values.max() > np.iinfo(np.int32).max:
         raise SortingFormatError(f"{path} holds ids too large to be template or cluster ids")
-    return values.astype(np.int32)
+    if values.dtype == np.uint32:
+        return values.view(np.int32)  # every value fits, so the bits are the same
+    return values.astype(np.int32, copy=False)
 
 
 def _unwhiten(folder: Path, templates: np.ndarray, version: str, notes: list[str]) -> np.ndarray:

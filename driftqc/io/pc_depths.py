@@ -26,6 +26,7 @@ from driftqc.errors import SortingFormatError
 from driftqc.io.npy import NpyFile, load_npy, open_npy
 
 CHUNK_BYTES = 32 * 2**20  # file bytes mapped per window
+BLOCK_ROWS = 4096  # spikes reduced at a time: the temporaries stay in the CPU cache
 N_WORKERS = min(2, os.cpu_count() or 1)
 
 
@@ -124,22 +125,23 @@ class PCDepthReader:
 
             def reduce_window(offset: int) -> int:
                 stop = min(offset + rows, n)
+                n_empty = 0
                 with _mapped_rows(fd, header, start + offset, start + stop) as features:
-                    weights = np.maximum(features[:, 0, :], 0, dtype=np.float32)
+                    first_pc = features[:, 0, :]
                     del features  # the mapping closes only when no view of it is left
-                np.multiply(weights, weights, out=weights)
-                # einsum sums short rows ~3x faster than .sum(1) (and, unlike a BLAS
-                # product, starts no threads of its own); np.take beats fancy indexing
-                total = np.einsum("ij->i", weights)
-                tmpl = spike_templates[offset:stop]
-                moment = np.einsum("ij,ij->i", weights, np.take(local_y, tmpl, axis=0))
-                out = depths[offset:stop]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    np.divide(moment, total, out=out)
-                empty = total <= 0
-                if empty.any():
-                    out[empty] = fallback[tmpl[empty]]
-                return int(empty.sum())
+                    weights = np.empty((min(BLOCK_ROWS, stop - offset), first_pc.shape[1]), "f4")
+                    for begin in range(0, stop - offset, BLOCK_ROWS):
+                        end = min(begin + BLOCK_ROWS, stop - offset)
+                        n_empty += _reduce_block(
+                            first_pc[begin:end],
+                            spike_templates[offset + begin : offset + end],
+                            weights[: end - begin],
+                            depths[offset + begin : offset + end],
+                            local_y,
+                            fallback,
+                        )
+                    del first_pc
+                return n_empty
 
             workers = max(1, n_workers or N_WORKERS)
             if workers == 1 or len(offsets) == 1:
@@ -148,6 +150,30 @@ class PCDepthReader:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
                     n_fallback = sum(pool.map(reduce_window, offsets))
         return depths, n_fallback
+
+
+def _reduce_block(
+    first_pc: np.ndarray,
+    templates: np.ndarray,
+    weights: np.ndarray,
+    out: np.ndarray,
+    local_y: np.ndarray,
+    fallback: np.ndarray,
+) -> int:
+    """Write the depths of one block of spikes into ``out``; return the fallback count."""
+    np.maximum(first_pc, 0, out=weights)  # the strided copy out of the mapping
+    np.multiply(weights, weights, out=weights)
+    # einsum sums short rows ~3x faster than .sum(1) and, unlike a BLAS product, starts
+    # no threads of its own; np.take beats fancy indexing
+    total = np.einsum("ij->i", weights)
+    moment = np.einsum("ij,ij->i", weights, np.take(local_y, templates, axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(moment, total, out=out)
+    empty = total <= 0
+    if not empty.any():
+        return 0
+    out[empty] = fallback[templates[empty]]
+    return int(empty.sum())
 
 
 class _mapped_rows:

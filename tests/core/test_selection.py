@@ -125,6 +125,13 @@ def test_invalid_depths_are_set_aside():
     assert "without finite depth" in sel.caption
 
 
+def test_infinite_amplitudes_are_set_aside_but_huge_finite_ones_kept():
+    big = np.finfo(np.float32).max  # the sum of these overflows, the values are finite
+    sel = select_spikes(table([big, big, np.inf, 1.0]), decimate=False)
+    assert sel.n_invalid == 1
+    assert sel.kept.amplitudes.tolist() == [big, big, 1.0]
+
+
 def test_empty_selection_warns():
     with pytest.warns(UserWarning, match="no spikes left"):
         sel = select_spikes(

@@ -78,6 +78,15 @@ def test_depth_histogram_ignores_nan_and_handles_empty():
     assert depth_histogram(np.array([])).values.sum() == 0
 
 
+def test_depth_histogram_range_leaves_out_spikes_outside_it():
+    rng = np.random.default_rng(1)
+    depths = np.concatenate([rng.uniform(-50.0, 350.0, 5000), [np.inf, -np.inf, np.nan]])
+    hist = depth_histogram(depths, bin_um=5.0, depth_range=(0.0, 299.0))
+    counts, _ = np.histogram(depths[np.isfinite(depths)], bins=hist.edges)
+    np.testing.assert_array_equal(hist.values, counts)
+    assert hist.edges[0] == 0.0 and hist.edges[-1] == 300.0
+
+
 def test_density_image_counts_and_amplitudes():
     times = np.array([0.1, 0.2, 0.9, 0.95, 0.4])
     depths = np.array([10.0, 10.0, 90.0, 90.0, 50.0])
