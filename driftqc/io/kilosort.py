@@ -23,6 +23,7 @@ import re
 import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -179,9 +180,8 @@ class KilosortFolder:
         self.templates = read_templates(folder, len(self.positions))
         self._positions_file: NpyFile | None = None
         self._pc: PCDepthReader | None = None
-        self._fallback: np.ndarray | None = None
+        self._whitening_inverse: np.ndarray | None = None
         if ks4:
-            channel_ptp = peak_to_trough(self.templates)
             amp_definition = (
                 "amplitudes.npy (Kilosort 4 feature norm) x largest per-channel "
                 "peak-to-trough of templates.npy; an approximation"
@@ -190,23 +190,21 @@ class KilosortFolder:
             self.depth_file = "spike_positions.npy"
             depth_estimator = "spike_positions.npy y (Kilosort 4's own estimate)"
         else:
-            unwhitened = _unwhiten(folder, self.templates, self.version, notes)
-            channel_ptp = peak_to_trough(unwhitened)
+            self._whitening_inverse = _read_whitening_inverse(
+                folder, self.templates.shape[2], self.version, notes
+            )
             amp_definition = (
                 "amplitudes.npy x largest per-channel peak-to-trough of the unwhitened "
                 "template (templates.npy @ whitening_mat_inv.npy)"
             )
-            fallback = template_depths(channel_ptp, self.positions[:, 1])
-            depth_estimator = self._choose_ks123_depths(folder, n, fallback, with_depths, notes)
-        self.template_amplitudes = (
-            channel_ptp.max(axis=1) if channel_ptp.size else np.zeros(len(self.templates))
-        ).astype(np.float32)
+            depth_estimator = self._choose_ks123_depths(folder, n, with_depths, notes)
 
         unit = "a.u."
+        self._gain = np.float32(1.0)
         gain = params.get("gain")
         if gain not in (None, "", 0):
             try:
-                self.template_amplitudes *= np.float32(float(gain))  # type: ignore[arg-type]
+                self._gain = np.float32(float(gain))  # type: ignore[arg-type]
                 unit = "µV"
                 notes.append(f"amplitudes scaled by gain = {gain} µV per bit from params.py")
             except (TypeError, ValueError):
@@ -237,6 +235,29 @@ class KilosortFolder:
             )
         return SessionInfo(**self._info, notes=tuple(notes))  # type: ignore[arg-type]
 
+    @cached_property
+    def template_amplitudes(self) -> np.ndarray:
+        """(n_templates,) float32 amplitude of each template (µV when ``gain`` is known)."""
+        ptp = self._channel_ptp
+        if not ptp.size:
+            return np.zeros(len(self.templates), dtype=np.float32)
+        return ptp.max(axis=1).astype(np.float32) * self._gain
+
+    @cached_property
+    def template_depths(self) -> np.ndarray:
+        """(n_templates,) float32 depth of each template: the centre of its peak-to-trough."""
+        return template_depths(self._channel_ptp, self.positions[:, 1]).astype(np.float32)
+
+    @cached_property
+    def _channel_ptp(self) -> np.ndarray:
+        # the unwhitening is a multi-threaded BLAS product: read_spikes asks for it only
+        # after the (two-thread) PC-feature pass, so the two never compete for the cores
+        if self._whitening_inverse is None:
+            return peak_to_trough(self.templates)
+        n_templates, n_samples, n_channels = self.templates.shape
+        flat = self.templates.reshape(-1, n_channels) @ self._whitening_inverse
+        return peak_to_trough(flat.reshape(n_templates, n_samples, n_channels))
+
     @property
     def last_spike_time(self) -> float:
         """Time of the last spike in seconds (0 for an empty session)."""
@@ -248,8 +269,8 @@ class KilosortFolder:
     def read_spikes(self, start: int, stop: int) -> SpikeTable:
         """Read spikes ``start:stop`` into a :class:`SpikeTable`.
 
-        The depths (for Kilosort 1–3 a pass over ``pc_features.npy``) are computed in a
-        background thread while the times, clusters and amplitudes are read.
+        The depths (for Kilosort 1–3 a pass over ``pc_features.npy``) are read in a
+        background thread while the times, clusters and amplitude scalings are read.
 
         Raises
         ------
@@ -259,12 +280,18 @@ class KilosortFolder:
         stop = min(stop, self.n_spikes)
         templates = self._read_templates(start, stop)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending_depths = pool.submit(self._depths, start, stop, templates)
+            pending_depths = pool.submit(self._read_depths, start, stop, templates)
             times = _as_times(
                 read_rows(self._times, start, stop), self.sample_rate, self._times.path
             )
-            clusters, amplitudes = self._clusters_and_amplitudes(start, stop, templates)
-            depths = pending_depths.result()
+            clusters, scale = self._clusters_and_scale(start, stop, templates)
+            amplitudes = self._amplitudes(templates, scale)
+            depths, unplaced = pending_depths.result()
+        if unplaced is None:  # no per-spike depth file: every spike at its template's depth
+            depths = np.take(self.template_depths, templates)
+        elif len(unplaced):
+            depths[unplaced] = self.template_depths[templates[unplaced]]
+            self._n_fallback += len(unplaced)
         return SpikeTable(
             times=times,
             amplitudes=amplitudes,
@@ -279,8 +306,8 @@ class KilosortFolder:
         """Amplitudes and cluster ids of spikes ``start:stop``, without computing depths."""
         stop = min(stop, self.n_spikes)
         templates = self._read_templates(start, stop)
-        clusters, amplitudes = self._clusters_and_amplitudes(start, stop, templates)
-        return amplitudes, clusters
+        clusters, scale = self._clusters_and_scale(start, stop, templates)
+        return self._amplitudes(templates, scale), clusters
 
     def _read_templates(self, start: int, stop: int) -> np.ndarray:
         templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
@@ -291,16 +318,22 @@ class KilosortFolder:
             )
         return templates
 
-    def _depths(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
-        if self._positions_file is not None:
-            return read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
-        if self._pc is not None:
-            depths, n_fallback = self._pc.depths(start, templates)
-            self._n_fallback += n_fallback
-            return depths
-        return np.take(self._fallback, templates)  # type: ignore[arg-type]
+    def _read_depths(
+        self, start: int, stop: int, templates: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Depths from the folder's per-spike file and the spikes it leaves unplaced.
 
-    def _clusters_and_amplitudes(
+        ``(None, None)`` when there is no such file. Runs in a worker thread, so it must not
+        touch the lazily computed template statistics.
+        """
+        if self._positions_file is not None:
+            depths = read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
+            return depths, np.empty(0, dtype=np.intp)
+        if self._pc is not None:
+            return self._pc.depths(start, templates)
+        return None, None
+
+    def _clusters_and_scale(
         self, start: int, stop: int, templates: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         clusters = (
@@ -309,8 +342,11 @@ class KilosortFolder:
             else _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
         )
         scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32, copy=False)
-        amplitudes = np.multiply(np.take(self.template_amplitudes, templates), scale, out=scale)
-        return clusters, amplitudes
+        return clusters, scale
+
+    def _amplitudes(self, templates: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Each spike's template amplitude times its scaling (``scale`` is overwritten)."""
+        return np.multiply(np.take(self.template_amplitudes, templates), scale, out=scale)
 
     def iter_chunks(self, chunk_spikes: int = 4_000_000) -> Iterator[SpikeTable]:
         """Yield the session's spikes as consecutive tables of at most ``chunk_spikes``."""
@@ -333,14 +369,13 @@ class KilosortFolder:
         )
 
     def _choose_ks123_depths(
-        self, folder: Path, n: int, fallback: np.ndarray, with_depths: bool, notes: list[str]
+        self, folder: Path, n: int, with_depths: bool, notes: list[str]
     ) -> str:
-        self._fallback = fallback.astype(np.float32)
         self.depth_file = "pc_features.npy"
         if not with_depths:
             return "template centre of mass (per-spike depths not computed)"
         if (folder / "pc_features.npy").is_file():
-            self._pc = PCDepthReader(folder, n, self.positions[:, 1], fallback)
+            self._pc = PCDepthReader(folder, n, self.positions[:, 1])
             return "centre of mass of the first PC feature on the template's channels"
         if (folder / "spike_positions.npy").is_file():
             notes.append("no pc_features.npy: depths from spike_positions.npy")
@@ -420,12 +455,14 @@ def _as_ids(values: np.ndarray, path: Path) -> np.ndarray:
     return values.astype(np.int32, copy=False)
 
 
-def _unwhiten(folder: Path, templates: np.ndarray, version: str, notes: list[str]) -> np.ndarray:
+def _read_whitening_inverse(
+    folder: Path, n_channels: int, version: str, notes: list[str]
+) -> np.ndarray | None:
+    """Read the inverse whitening matrix as float32; None (and a note) when it is missing."""
     path = folder / "whitening_mat_inv.npy"
-    n_channels = templates.shape[2]
     if not path.is_file():
         notes.append("no whitening_mat_inv.npy: templates taken as already unwhitened")
-        return templates
+        return None
     winv = load_npy(path)
     if winv.shape != (n_channels, n_channels):
         raise SortingFormatError(
@@ -437,9 +474,7 @@ def _unwhiten(folder: Path, templates: np.ndarray, version: str, notes: list[str
             "Kilosort 2.5/3 save only an approximate inverse whitening matrix, so amplitudes "
             "are comparable only between sessions sorted with the same version"
         )
-    n_templates, n_samples, _ = templates.shape
-    flat = templates.reshape(-1, n_channels) @ winv.astype(np.float32)
-    return flat.reshape(n_templates, n_samples, n_channels)
+    return winv.astype(np.float32)
 
 
 def _read_motion(folder: Path, rate: float) -> SorterMotion | None:

@@ -5,7 +5,8 @@ each of the local channels of its template (``pc_features.npy``, (n_spikes, n_pc
 and which channels those are (``pc_feature_ind.npy``, (n_templates, n_local)). The spike's
 depth is the centre of mass of the local channels' y positions weighted by the squared
 first-PC feature, negative features counted as zero (as phy and the cortex-lab ``ksDriftmap``
-do). A spike whose weights are all zero gets its template's depth instead.
+do). A spike whose weights are all zero has no such depth; the reader lists those spikes so the
+caller can place them at their template's depth.
 
 ``pc_features.npy`` is ~384 bytes per spike (tens of GB for a long session) and only its
 first PC is needed, so the file is mapped one window of rows at a time and reduced window by
@@ -30,49 +31,6 @@ BLOCK_ROWS = 4096  # spikes reduced at a time: the temporaries stay in the CPU c
 N_WORKERS = min(2, os.cpu_count() or 1)
 
 
-def pc_feature_depths(
-    folder: Path,
-    spike_templates: np.ndarray,
-    channel_y: np.ndarray,
-    fallback_depths: np.ndarray,
-    *,
-    chunk_bytes: int | None = None,
-    n_workers: int | None = None,
-) -> tuple[np.ndarray, int]:
-    """Compute every spike's depth from ``pc_features.npy`` window by window.
-
-    Parameters
-    ----------
-    folder
-        Sorter output folder holding ``pc_features.npy`` and ``pc_feature_ind.npy``.
-    spike_templates
-        (n_spikes,) template index of each spike.
-    channel_y
-        (n_channels,) y position of each channel in µm.
-    fallback_depths
-        (n_templates,) depth used for spikes whose first-PC weights are all zero.
-    chunk_bytes
-        File bytes mapped per window (default ``CHUNK_BYTES``); peak memory is a few windows.
-    n_workers
-        Threads reducing windows in parallel (default: up to 2).
-
-    Returns
-    -------
-    depths : numpy.ndarray
-        (n_spikes,) float32 depths in µm.
-    n_fallback : int
-        How many spikes got their template's depth.
-
-    Raises
-    ------
-    SortingFormatError
-        If the files are missing or truncated, their shapes disagree with each other or
-        with the spike count, or ``pc_feature_ind.npy`` names channels the probe lacks.
-    """
-    reader = PCDepthReader(folder, len(spike_templates), channel_y, fallback_depths)
-    return reader.depths(0, spike_templates, chunk_bytes=chunk_bytes, n_workers=n_workers)
-
-
 class PCDepthReader:
     """Depths of any range of spikes from a folder's PC features (files checked once).
 
@@ -84,18 +42,19 @@ class PCDepthReader:
         Number of spikes in the session (checked against the file).
     channel_y
         (n_channels,) y position of each channel in µm.
-    fallback_depths
-        (n_templates,) depth used for spikes whose first-PC weights are all zero.
+
+    Raises
+    ------
+    SortingFormatError
+        If the files are missing or truncated, their shapes disagree with each other or
+        with the spike count, or ``pc_feature_ind.npy`` names channels the probe lacks.
     """
 
-    def __init__(
-        self, folder: Path, n_spikes: int, channel_y: np.ndarray, fallback_depths: np.ndarray
-    ) -> None:
+    def __init__(self, folder: Path, n_spikes: int, channel_y: np.ndarray) -> None:
         self.header = open_npy(folder / "pc_features.npy")
         self.ind_path = folder / "pc_feature_ind.npy"
         pc_ind = _check_inputs(self.header, self.ind_path, n_spikes, channel_y)
         self.local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
-        self.fallback = np.asarray(fallback_depths, dtype=np.float32)
 
     def depths(
         self,
@@ -104,8 +63,28 @@ class PCDepthReader:
         *,
         chunk_bytes: int | None = None,
         n_workers: int | None = None,
-    ) -> tuple[np.ndarray, int]:
-        """Depths of spikes ``start : start + len(spike_templates)`` and the fallback count."""
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Depths of spikes ``start : start + len(spike_templates)``, window by window.
+
+        Parameters
+        ----------
+        start
+            Index of the first spike.
+        spike_templates
+            Template index of each spike in the range.
+        chunk_bytes
+            File bytes mapped per window (default ``CHUNK_BYTES``); peak memory is a few
+            windows.
+        n_workers
+            Threads reducing windows in parallel (default: up to 2).
+
+        Returns
+        -------
+        depths : numpy.ndarray
+            float32 depths in µm; NaN for the spikes in ``unplaced``.
+        unplaced : numpy.ndarray
+            Indices (into the range) of the spikes whose first-PC weights are all zero.
+        """
         header = self.header
         n = len(spike_templates)
         if n and spike_templates.max() >= len(self.local_y):
@@ -115,41 +94,43 @@ class PCDepthReader:
             )
         depths = np.empty(n, dtype=np.float32)
         if n == 0:
-            return depths, 0
+            return depths, np.empty(0, dtype=np.intp)
         rows = max(1, (chunk_bytes or CHUNK_BYTES) // max(header.row_bytes, 1))
         offsets = range(0, n, rows)
-        local_y, fallback = self.local_y, self.fallback
+        local_y = self.local_y
 
         with header.path.open("rb") as fh:
             fd = fh.fileno()
 
-            def reduce_window(offset: int) -> int:
+            def reduce_window(offset: int) -> list[np.ndarray]:
                 stop = min(offset + rows, n)
-                n_empty = 0
+                unplaced = []
                 with _mapped_rows(fd, header, start + offset, start + stop) as features:
                     first_pc = features[:, 0, :]
                     del features  # the mapping closes only when no view of it is left
                     weights = np.empty((min(BLOCK_ROWS, stop - offset), first_pc.shape[1]), "f4")
                     for begin in range(0, stop - offset, BLOCK_ROWS):
                         end = min(begin + BLOCK_ROWS, stop - offset)
-                        n_empty += _reduce_block(
+                        empty = _reduce_block(
                             first_pc[begin:end],
                             spike_templates[offset + begin : offset + end],
                             weights[: end - begin],
                             depths[offset + begin : offset + end],
                             local_y,
-                            fallback,
                         )
+                        if empty is not None:
+                            unplaced.append(offset + begin + empty)
                     del first_pc
-                return n_empty
+                return unplaced
 
             workers = max(1, n_workers or N_WORKERS)
             if workers == 1 or len(offsets) == 1:
-                n_fallback = sum(map(reduce_window, offsets))
+                found = list(map(reduce_window, offsets))
             else:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    n_fallback = sum(pool.map(reduce_window, offsets))
-        return depths, n_fallback
+                    found = list(pool.map(reduce_window, offsets))
+        unplaced = [index for window in found for index in window]
+        return depths, np.concatenate(unplaced) if unplaced else np.empty(0, dtype=np.intp)
 
 
 def _reduce_block(
@@ -158,9 +139,12 @@ def _reduce_block(
     weights: np.ndarray,
     out: np.ndarray,
     local_y: np.ndarray,
-    fallback: np.ndarray,
-) -> int:
-    """Write the depths of one block of spikes into ``out``; return the fallback count."""
+) -> np.ndarray | None:
+    """Write the depths of one block of spikes into ``out``.
+
+    Returns the indices (into the block) of spikes whose weights are all zero (their depth
+    is NaN), or None when there are none.
+    """
     np.maximum(first_pc, 0, out=weights)  # the strided copy out of the mapping
     np.multiply(weights, weights, out=weights)
     # einsum sums short rows ~3x faster than .sum(1) and, unlike a BLAS product, starts
@@ -171,9 +155,9 @@ def _reduce_block(
         np.divide(moment, total, out=out)
     empty = total <= 0
     if not empty.any():
-        return 0
-    out[empty] = fallback[templates[empty]]
-    return int(empty.sum())
+        return None
+    out[empty] = np.nan
+    return np.flatnonzero(empty)
 
 
 class _mapped_rows:
