@@ -277,11 +277,10 @@ def estimate_drift_trace(
     >>> trace = estimate_drift_trace(sorting.spikes, bin_s=10)  # doctest: +SKIP
     >>> trace.summary().peak_to_peak_um  # doctest: +SKIP
     """
-    _check(bin_s, "bin_s")
-    _check(depth_bin_um, "depth_bin_um")
-    _check(max_shift_um, "max_shift_um")
-    if n_iterations < 0 or min_spikes < 1:
-        raise OptionError("n_iterations must be >= 0 and min_spikes >= 1")
+    settings = _settings(
+        bin_s, depth_bin_um, max_shift_um, min_spikes, amplitude_weighted, log_compress,
+        smooth_um, n_iterations, min_correlation,
+    )  # fmt: skip
     profiles = _profiles(
         spikes, bin_s, depth_bin_um, max_shift_um, amplitude_weighted, depth_range_um
     )
@@ -300,18 +299,7 @@ def estimate_drift_trace(
         profiles.counts,
         registration.peak_correlation,
         profiles.depth_range,
-        {
-            "bin_s": bin_s,
-            "depth_bin_um": depth_bin_um,
-            "max_shift_um": max_shift_um,
-            "min_spikes": min_spikes,
-            "amplitude_weighted": amplitude_weighted,
-            "log_compress": log_compress,
-            "smooth_um": smooth_um,
-            "n_iterations": n_iterations,
-            "min_correlation": min_correlation,
-            "method": "rigid",
-        },
+        {**settings, "method": "rigid"},
     )
 
 
@@ -360,9 +348,10 @@ def estimate_nonrigid_drift(
     """
     _check(window_um, "window_um")
     step = window_um / 2 if window_step_um is None else _check(window_step_um, "window_step_um")
-    _check(bin_s, "bin_s")
-    _check(depth_bin_um, "depth_bin_um")
-    _check(max_shift_um, "max_shift_um")
+    settings = _settings(
+        bin_s, depth_bin_um, max_shift_um, min_spikes, amplitude_weighted, log_compress,
+        smooth_um, n_iterations, min_correlation,
+    )  # fmt: skip
     profiles = _profiles(spikes, bin_s, depth_bin_um, max_shift_um, amplitude_weighted, None)
     prepared = _prepare(profiles.values, log_compress, smooth_um / depth_bin_um)
     max_bins = int(math.ceil(max_shift_um / depth_bin_um))
@@ -395,15 +384,7 @@ def estimate_nonrigid_drift(
                 registration.peak_correlation,
                 (float(centre - window_um / 2), float(centre + window_um / 2)),
                 {
-                    "bin_s": bin_s,
-                    "depth_bin_um": depth_bin_um,
-                    "max_shift_um": max_shift_um,
-                    "min_spikes": min_spikes,
-                    "amplitude_weighted": amplitude_weighted,
-                    "log_compress": log_compress,
-                    "smooth_um": smooth_um,
-                    "n_iterations": n_iterations,
-                    "min_correlation": min_correlation,
+                    **settings,
                     "method": "non-rigid",
                     "window_um": window_um,
                     "window_centre_um": float(centre),
@@ -608,6 +589,39 @@ def _activity_extent(depths: np.ndarray) -> tuple[float, float]:
     if len(finite) == 0:
         return 0.0, 1.0
     return float(np.percentile(finite, 0.5)), float(np.percentile(finite, 99.5))
+
+
+def _settings(
+    bin_s: float,
+    depth_bin_um: float,
+    max_shift_um: float,
+    min_spikes: int,
+    amplitude_weighted: bool,
+    log_compress: bool,
+    smooth_um: float,
+    n_iterations: int,
+    min_correlation: float,
+) -> dict[str, object]:
+    """Check the registration options shared by the rigid and non-rigid estimates.
+
+    Returns them as the trace's ``settings`` record (the caller adds ``method``).
+    """
+    _check(bin_s, "bin_s")
+    _check(depth_bin_um, "depth_bin_um")
+    _check(max_shift_um, "max_shift_um")
+    if n_iterations < 0 or min_spikes < 1:
+        raise OptionError("n_iterations must be >= 0 and min_spikes >= 1")
+    return {
+        "bin_s": bin_s,
+        "depth_bin_um": depth_bin_um,
+        "max_shift_um": max_shift_um,
+        "min_spikes": min_spikes,
+        "amplitude_weighted": amplitude_weighted,
+        "log_compress": log_compress,
+        "smooth_um": smooth_um,
+        "n_iterations": n_iterations,
+        "min_correlation": min_correlation,
+    }
 
 
 def _check(value: float, name: str) -> float:

@@ -1,0 +1,132 @@
+"""Quality-control numbers of one session, and the QC table of a batch.
+
+Per session, QC answers "what did the drift map draw from?": how many spikes the sorter
+found, how many each filter removed, how long the recording is, which depths hold spikes,
+and how large the amplitudes are (quantiles of the amplitudes of the spikes that passed the
+filters, in the session's own unit: µV when ``params.py`` gave a gain, else arbitrary units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from driftqc.model import SpikeTable
+from driftqc.selection import Selection
+
+QUANTILES = (1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0)
+
+
+def quantile_key(q: float) -> str:
+    """Column name of an amplitude quantile, e.g. ``amp_q05`` for the 5th percentile."""
+    return f"amp_q{q:02g}"
+
+
+def session_qc(
+    spikes: SpikeTable, selection: Selection, *, quantiles: Sequence[float] = QUANTILES
+) -> dict[str, object]:
+    """QC numbers of one session.
+
+    Parameters
+    ----------
+    spikes
+        Every spike of the session, before any filter.
+    selection
+        The session's selection (see :func:`driftqc.selection.select_spikes`).
+    quantiles
+        Percentiles (0–100) of the kept amplitudes to report.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable numbers: ``status`` ("ok"), spike counts before and after each
+        filter, ``duration_s``, ``depth_min_um``/``depth_max_um`` (all finite depths),
+        ``kept_depth_min_um``/``kept_depth_max_um``, ``amplitude_unit``, the amplitude
+        quantiles (``amp_q01`` ...), cluster counts per label and the provenance.
+
+    Notes
+    -----
+    Quantiles and depth ranges of an empty selection are None (JSON null).
+    """
+    info = spikes.info
+    kept = selection.kept
+    depths = spikes.depths[np.isfinite(spikes.depths)]
+    amps = kept.amplitudes
+    qvalues = np.percentile(amps, list(quantiles)) if len(amps) else [None] * len(quantiles)
+    labels = spikes.cluster_labels
+    n_clusters = int(len(np.unique(spikes.clusters))) if len(spikes) else 0
+    label_counts = {
+        f"n_clusters_{name}": sum(1 for v in labels.values() if v == name)
+        for name in ("good", "mua", "noise")
+    }
+    record: dict[str, object] = {
+        "status": "ok",
+        "error": None,
+        "name": info.name,
+        "sorter": info.sorter,
+        "n_spikes": len(spikes),
+        "n_invalid": selection.n_invalid,
+        "n_noise_removed": selection.n_noise,
+        "n_amplitude_removed": selection.n_amplitude,
+        "n_kept": len(kept),
+        "n_shown": len(selection.shown),
+        "decimation": selection.decimation,
+        "duration_s": spikes.duration,
+        "depth_min_um": finite_or_none(depths.min()) if len(depths) else None,
+        "depth_max_um": finite_or_none(depths.max()) if len(depths) else None,
+        "kept_depth_min_um": finite_or_none(kept.depths.min()) if len(kept) else None,
+        "kept_depth_max_um": finite_or_none(kept.depths.max()) if len(kept) else None,
+        "amplitude_unit": info.amplitude_unit,
+        **{quantile_key(q): finite_or_none(v) for q, v in zip(quantiles, qvalues, strict=True)},
+        "n_clusters": n_clusters,
+        **label_counts,
+        "depth_frame": info.depth_frame,
+        "filters": "; ".join(selection.filters),
+        "notes": "; ".join(info.notes),
+    }
+    return record
+
+
+def failed_qc(message: str, stage: str = "load") -> dict[str, object]:
+    """QC record of a session that could not be processed."""
+    return {"status": "failed", "error": f"{stage} failed: {message}"}
+
+
+def qc_table(
+    records: Mapping[str, Mapping[str, object]],
+    details: Mapping[str, Mapping[str, object]] | None = None,
+) -> pd.DataFrame:
+    """One row per session: its id, its details (subject, date, label) and QC numbers.
+
+    Parameters
+    ----------
+    records
+        ``session id -> QC record`` (from :func:`session_qc` or :func:`failed_qc`), in the
+        order the rows should have.
+    details
+        ``session id -> {"subject": ..., "date": ..., "label": ...}`` from the session list.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``session``, ``status``, ``error``, the details, then every QC number; a
+        failed session has its ``status``/``error`` and empty numbers.
+    """
+    details = details or {}
+    rows = []
+    for sid, record in records.items():
+        extra = {k: details.get(sid, {}).get(k) for k in ("subject", "date", "label")}
+        rows.append({"session": sid, "status": None, "error": None, **extra, **record})
+    table = pd.DataFrame(rows)
+    counts = [c for c in table.columns if c.startswith("n_") or c == "decimation"]
+    return table.astype({c: "Int64" for c in counts})
+
+
+def finite_or_none(value: object) -> float | None:
+    """Return ``value`` as a float, or None when it is None, NaN or infinite (JSON null)."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if np.isfinite(number) else None
