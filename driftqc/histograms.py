@@ -151,8 +151,7 @@ def density_image(
     time_range, depth_range
         Extent of the grid; by default the data's extent.
     """
-    times = np.asarray(times, dtype=np.float64)
-    depths = np.asarray(depths, dtype=np.float64)
+    times, depths = np.asarray(times), np.asarray(depths)
     grid = DensityAccumulator(
         time_range or _extent(times),
         depth_range or _extent(depths),
@@ -160,7 +159,9 @@ def density_image(
         n_time_bins=n_time_bins,
         n_depth_bins=n_depth_bins,
     )
-    grid.add(times, depths, amplitudes)
+    for start in range(0, len(times), BLOCK):  # blocks keep temporaries small
+        block = slice(start, start + BLOCK)
+        grid.add(times[block], depths[block], None if amplitudes is None else amplitudes[block])
     return grid.result()
 
 
@@ -242,10 +243,13 @@ class DensityAccumulator:
 
 
 def _extent(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if len(finite) == 0:
+    extent = value_range(values)  # no copy, unless there are infinities to leave out
+    if extent is not None and not np.isfinite(extent).all():
+        finite = values[np.isfinite(values)]
+        extent = (float(finite.min()), float(finite.max())) if len(finite) else None
+    if extent is None:
         return 0.0, 1.0
-    low, high = float(finite.min()), float(finite.max())
+    low, high = extent
     return (low, high) if high > low else (low - 0.5, high + 0.5)
 
 

@@ -250,8 +250,9 @@ class KilosortFolder:
 
     @cached_property
     def _channel_ptp(self) -> np.ndarray:
-        # the unwhitening is a multi-threaded BLAS product: read_spikes asks for it only
-        # after the (two-thread) PC-feature pass, so the two never compete for the cores
+        # computed on first use: read_spikes asks for it in the main thread while the
+        # PC-feature pass runs in its workers, and folders opened only for their metadata
+        # never pay for the unwhitening (a BLAS product of the whole template array)
         if self._whitening_inverse is None:
             return peak_to_trough(self.templates)
         n_templates, n_samples, n_channels = self.templates.shape
@@ -288,7 +289,7 @@ class KilosortFolder:
             amplitudes = self._amplitudes(templates, scale)
             depths, unplaced = pending_depths.result()
         if unplaced is None:  # no per-spike depth file: every spike at its template's depth
-            depths = np.take(self.template_depths, templates)
+            depths = self.template_depths[templates]
         elif len(unplaced):
             depths[unplaced] = self.template_depths[templates[unplaced]]
             self._n_fallback += len(unplaced)
@@ -346,7 +347,8 @@ class KilosortFolder:
 
     def _amplitudes(self, templates: np.ndarray, scale: np.ndarray) -> np.ndarray:
         """Each spike's template amplitude times its scaling (``scale`` is overwritten)."""
-        return np.multiply(np.take(self.template_amplitudes, templates), scale, out=scale)
+        # fancy indexing, not np.take: take would first copy the int32 ids to intp (8 B/spike)
+        return np.multiply(self.template_amplitudes[templates], scale, out=scale)
 
     def iter_chunks(self, chunk_spikes: int = 4_000_000) -> Iterator[SpikeTable]:
         """Yield the session's spikes as consecutive tables of at most ``chunk_spikes``."""
