@@ -314,7 +314,7 @@ class KilosortFolder:
         templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
         if len(templates) and templates.max() >= len(self.templates):
             raise SortingFormatError(
-                f"spike_templates.npy uses template {int(templates.max())} but "
+                f"{self._templates.path} uses template {int(templates.max())} but "
                 f"templates.npy holds {len(self.templates)} templates"
             )
         return templates
