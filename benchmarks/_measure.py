@@ -67,6 +67,17 @@ class Phases:
         }
 
 
+def save_png(fig: object, png: Path | None, phases: Phases, extra: dict) -> None:
+    """Time ``fig.savefig`` as the ``savefig`` phase (to ``png``, else nowhere).
+
+    Records the file's size in ``extra["png_bytes"]`` when a path is given.
+    """
+    with phases.phase("savefig"):
+        fig.savefig(png if png is not None else os.devnull, format="png")  # type: ignore[attr-defined]
+    if png is not None:
+        extra["png_bytes"] = png.stat().st_size
+
+
 def emit(result: dict) -> None:
     """Print one machine-readable result line on stdout."""
     result = dict(result)

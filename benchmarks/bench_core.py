@@ -23,7 +23,6 @@ Prints one ``BENCH_RESULT {json}`` line with the phase times (s) and the peak RS
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Phases, emit_measurement  # noqa: E402
+from _measure import Phases, emit_measurement, save_png  # noqa: E402
 
 CASES = ("load", "scatter", "density", "histogram", "stream")
 
@@ -71,11 +70,8 @@ def run_case(case: str, folder: Path, png: Path | None, phases: Phases) -> dict:
             )
         else:
             fig = plot_depth_histogram(plotter.select(decimate=False))
-    with phases.phase("savefig"):
-        fig.savefig(png if png is not None else os.devnull, format="png")
+    save_png(fig, png, phases, extra)
     plt.close("all")
-    if png is not None:
-        extra["png_bytes"] = png.stat().st_size
     return extra
 
 
@@ -90,11 +86,8 @@ def run_stream(folder: Path, png: Path | None, phases: Phases) -> dict:
         summary = summarise_session(folder, n_time_bins=700, n_depth_bins=600)
     with phases.phase("plot"):
         fig = plot_density_summary(summary, figure=Figure(figsize=(10, 7.5), layout="constrained"))
-    with phases.phase("savefig"):
-        fig.savefig(png if png is not None else os.devnull, format="png")
     extra = {"n_spikes": summary.n_total, "sorter": summary.info.sorter}
-    if png is not None:
-        extra["png_bytes"] = png.stat().st_size
+    save_png(fig, png, phases, extra)
     return extra
 
 

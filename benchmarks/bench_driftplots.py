@@ -26,7 +26,7 @@ from pathlib import Path
 T_START = time.perf_counter()
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _measure import Phases, emit_measurement  # noqa: E402
+from _measure import Phases, emit_measurement, save_png  # noqa: E402
 
 CASES = ("load", "scatter")
 
@@ -48,11 +48,8 @@ def run_case(case: str, folder: Path, png: Path | None, phases: Phases) -> dict:
         return extra
     with phases.phase("plot"):
         fig = plotter.drift_map_plot_matplotlib(add_histogram_plot=True, verbose=False)
-    with phases.phase("savefig"):
-        fig.savefig(png if png is not None else os.devnull, format="png")
+    save_png(fig, png, phases, extra)
     plt.close("all")
-    if png is not None:
-        extra["png_bytes"] = png.stat().st_size
     return extra
 
 
