@@ -183,7 +183,9 @@ class DriftPlotter:
         if ax is None:
             import matplotlib.pyplot as plt
 
-            figure = plt.figure(figsize=(10, 7.5), layout="constrained")
+            from driftqc.plotting.figure import DriftqcFigure
+
+            figure = plt.figure(figsize=(10, 7.5), layout="constrained", FigureClass=DriftqcFigure)
         return plot_drift_map(
             selection,
             scaling=amplitude_cmap_scaling,

@@ -44,10 +44,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw and save the drift map."""
-    from matplotlib.figure import Figure
+    from driftqc.plotting.figure import new_figure
 
     kwargs = selection_kwargs(args)
-    figure = Figure(figsize=(10, 7.5), layout="constrained")
+    figure = new_figure((10, 7.5))
     if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
         caption = _streamed_density(args, kwargs, figure)
     else:

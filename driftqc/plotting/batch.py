@@ -28,6 +28,7 @@ from matplotlib.image import imread
 from driftqc.metrics.between_sessions import SessionShifts
 from driftqc.plotting.drift_map import plot_drift_map
 from driftqc.plotting.drift_plots import plot_drift_map_with_trace, plot_kymograph
+from driftqc.plotting.figure import new_figure
 from driftqc.qc import ALL_SHANKS, SessionDriftQC
 from driftqc.selection import Selection
 
@@ -46,7 +47,7 @@ def failure_figure(title: str, message: str, size: tuple[float, float] = (8.0, 6
     size
         Figure size in inches.
     """
-    fig = Figure(figsize=size)
+    fig = new_figure(size, layout=None)
     fig.text(0.5, 0.5, f"{title}\nfailed: {message}", ha="center", va="center", wrap=True,
              color=FAILED_COLOUR)  # fmt: skip
     return fig
@@ -76,7 +77,7 @@ def plot_amplitude_distributions(
         sessions without spikes say so in their row; dashed lines bound the shared range.
     """
     ids = list(samples)
-    fig = Figure(figsize=(8, 1.0 + 0.45 * len(ids)), layout="constrained")
+    fig = new_figure((8, 1.0 + 0.45 * len(ids)))
     ax = fig.add_subplot()
     drawn = [i for i, sid in enumerate(ids) if samples[sid] is not None and len(samples[sid])]
     data = [np.log10(np.maximum(samples[ids[i]], 1e-12)) for i in drawn]  # type: ignore[arg-type]
@@ -148,7 +149,7 @@ def plot_session_grid(
         ncols = columns or n
         nrows = -(-n // ncols)
         cells = [(sid, ALL_SHANKS) for sid in ids]
-    fig = Figure(figsize=(column_width * ncols, height * nrows), layout="constrained")
+    fig = new_figure((column_width * ncols, height * nrows))
     axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
     low, high = [], []
     width = int(14 * column_width)  # characters of 7-pt text per column
@@ -189,7 +190,7 @@ def save_image_pages(images: Sequence[Path | str], pdf: Path | str, dpi: float =
     with PdfPages(pdf) as pages:
         for image_path in images:
             image = imread(image_path)
-            page = Figure(figsize=(image.shape[1] / dpi, image.shape[0] / dpi))
+            page = new_figure((image.shape[1] / dpi, image.shape[0] / dpi), layout=None)
             ax = page.add_axes((0, 0, 1, 1), frameon=False)
             ax.imshow(image, interpolation="none")
             ax.set_axis_off()
@@ -239,7 +240,7 @@ def plot_session_drift_qc(
     panels = [(selections[k], result.traces[k], k, False) for k in keys]
     if raw_selections:
         panels += [(raw_selections[k], result.raw_traces[k], k, True) for k in keys]
-    fig = Figure(figsize=(panel_size[0] * len(panels), panel_size[1]), layout="constrained")
+    fig = new_figure((panel_size[0] * len(panels), panel_size[1]))
     subfigures = np.atleast_1d(fig.subfigures(1, len(panels)))
     for sub, (selection, trace, key, raw) in zip(subfigures, panels, strict=True):
         events = None
@@ -279,7 +280,7 @@ def plot_shift_kymographs(
     """
     n_sessions = max((len(s.names) for s in shifts.values()), default=1)
     width = max(4.0, 0.6 * n_sessions + 2.5)
-    fig = Figure(figsize=(width * max(len(shifts), 1), 6.0), layout="constrained")
+    fig = new_figure((width * max(len(shifts), 1), 6.0))
     if not shifts:
         fig.text(0.5, 0.5, "no session could be compared", ha="center", color=FAILED_COLOUR)
     for k, (key, item) in enumerate(shifts.items(), start=1):

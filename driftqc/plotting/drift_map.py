@@ -38,6 +38,7 @@ from driftqc.histograms import (
     value_range,
 )
 from driftqc.options import check_positive
+from driftqc.plotting.figure import new_figure
 from driftqc.selection import Selection
 from driftqc.shading import LIGHTEST_GREY, AmplitudeShading, amplitude_shading, grey_rgba
 
@@ -246,7 +247,7 @@ def plot_depth_histogram(
         ``True`` for a default title, a string for that title, None/False for none.
     """
     if ax is None:
-        fig = Figure(figsize=(3.5, 7.5), layout="constrained")
+        fig = new_figure((3.5, 7.5))
         ax = fig.add_subplot()
     else:
         fig = ax.figure  # type: ignore[assignment]
@@ -265,7 +266,7 @@ def _axes(
     ax: Axes | None, figure: Figure | None, histogram: bool
 ) -> tuple[Figure, Axes | None, Axes]:
     if ax is None:
-        fig = figure if figure is not None else Figure(figsize=_FIGSIZE, layout="constrained")
+        fig = figure if figure is not None else new_figure(_FIGSIZE)
         if not histogram:
             return fig, None, fig.add_subplot()
         grid = fig.add_gridspec(1, 2, width_ratios=[1, 5])

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from driftqc.metrics.between_sessions import SessionShifts
 from driftqc.metrics.drift_trace import DriftTrace
 from driftqc.plotting.drift_map import plot_drift_map
+from driftqc.plotting.figure import new_figure
 from driftqc.selection import Selection
 
 TRACE_COLOUR = "tab:blue"
@@ -134,7 +135,7 @@ def plot_drift_map_with_trace(
     -------
     matplotlib.figure.Figure
     """
-    fig = figure if figure is not None else Figure(figsize=(10.0, 9.0), layout="constrained")
+    fig = figure if figure is not None else new_figure((10.0, 9.0))
     grid = fig.add_gridspec(2, 1, height_ratios=[3, 1])
     map_ax = fig.add_subplot(grid[0, 0], label="drift map")
     trace_ax = fig.add_subplot(grid[1, 0], sharex=map_ax, label="drift trace")
@@ -266,7 +267,7 @@ def _target(
         if not isinstance(ax, Axes):
             raise TypeError("ax must be a matplotlib Axes or None")
         return ax.figure, ax  # type: ignore[return-value]
-    fig = figure if figure is not None else Figure(figsize=size, layout="constrained")
+    fig = figure if figure is not None else new_figure(size)
     return fig, fig.add_subplot()
 
 

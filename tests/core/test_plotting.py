@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import inspect
 import re
 from pathlib import Path
@@ -177,3 +178,32 @@ def test_get_amplitudes(ks25_session, ks4_session):
     pooled = get_amplitudes(paths, exclude_noise=True, concatenate=True)
     kept = [len(select_spikes(read_kilosort(p), exclude_noise=True).kept) for p in paths]
     assert pooled.ndim == 1 and len(pooled) == sum(kept)
+
+
+def _zlib_level_flag(png: bytes) -> int:
+    """FLEVEL (0 fastest .. 3 smallest) from the zlib header of a PNG's first IDAT chunk."""
+    at = png.index(b"IDAT") + 4
+    return png[at + 1] >> 6
+
+
+def _png_bytes(fig: Figure, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **kwargs)
+    return buffer.getvalue()
+
+
+def test_pngs_are_written_with_fast_compression(ks25_session, tmp_path):
+    plotter = DriftPlotter(ks25_session.path)
+    fig = plotter.drift_map_plot_matplotlib(add_histogram_plot=True, decimate=10)
+    plain = Figure()
+    plain.add_subplot().plot([0, 1], [0, 1])
+    fastest = _zlib_level_flag(_png_bytes(plain, pil_kwargs={"compress_level": 1}))
+    assert _zlib_level_flag(_png_bytes(plain)) != fastest  # matplotlib's own default differs
+    assert _zlib_level_flag(_png_bytes(fig)) == fastest
+    fig.savefig(tmp_path / "map.png")  # format from the file name
+    assert _zlib_level_flag((tmp_path / "map.png").read_bytes()) == fastest
+    smallest = _zlib_level_flag(_png_bytes(plain, pil_kwargs={"compress_level": 9}))
+    assert _zlib_level_flag(_png_bytes(fig, pil_kwargs={"compress_level": 9})) == smallest
+    fig.savefig(tmp_path / "map.pdf")  # other formats take no Pillow options
+    assert (tmp_path / "map.pdf").read_bytes().startswith(b"%PDF")
+    matplotlib.pyplot.close("all")
