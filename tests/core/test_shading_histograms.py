@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from driftqc import OptionError
-from driftqc.histograms import density_image, depth_histogram
+from driftqc.histograms import HISTOGRAM_BLOCK, density_image, depth_histogram
 from driftqc.shading import amplitude_shading, grey_levels, grey_rgba
 
 
@@ -70,6 +70,19 @@ def test_depth_histogram_matches_numpy():
     sums, _ = np.histogram(depths, bins=weighted.edges, weights=amps)
     np.testing.assert_allclose(weighted.values, sums)
     assert weighted.weighted
+
+
+def test_depth_histogram_sums_over_blocks():
+    rng = np.random.default_rng(2)
+    n = 3 * HISTOGRAM_BLOCK + 17  # several blocks and a short last one
+    depths = 13.1 + 0.25 * rng.integers(0, 2016, n)  # never within float32 error of an edge
+    amps = rng.uniform(1, 10, n)
+    hist = depth_histogram(depths, bin_um=2.0)
+    counts, _ = np.histogram(depths, bins=hist.edges)
+    np.testing.assert_array_equal(hist.values, counts)
+    weighted = depth_histogram(depths, amps, bin_um=2.0)
+    sums, _ = np.histogram(depths, bins=weighted.edges, weights=amps)
+    np.testing.assert_allclose(weighted.values, sums)
 
 
 def test_depth_histogram_ignores_nan_and_handles_empty():
