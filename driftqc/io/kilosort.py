@@ -37,7 +37,7 @@ from driftqc.io.geometry import (
     template_depths,
 )
 from driftqc.io.labels import read_label_sources
-from driftqc.io.npy import NpyFile, load_npy, open_npy, open_vector, read_rows
+from driftqc.io.npy import NpyFile, load_npy, map_rows, open_npy, open_vector, read_rows
 from driftqc.io.ops import read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import PCDepthReader
@@ -283,10 +283,10 @@ class KilosortFolder:
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending_depths = pool.submit(self._read_depths, start, stop, templates)
             times = _as_times(
-                read_rows(self._times, start, stop), self.sample_rate, self._times.path
+                map_rows(self._times, start, stop), self.sample_rate, self._times.path
             )
-            clusters, scale = self._clusters_and_scale(start, stop, templates)
-            amplitudes = self._amplitudes(templates, scale)
+            clusters = self._read_clusters(start, stop, templates)
+            amplitudes = self._amplitudes(start, stop, templates)
             depths, unplaced = pending_depths.result()
         if unplaced is None:  # no per-spike depth file: every spike at its template's depth
             depths = self.template_depths[templates]
@@ -307,8 +307,8 @@ class KilosortFolder:
         """Amplitudes and cluster ids of spikes ``start:stop``, without computing depths."""
         stop = min(stop, self.n_spikes)
         templates = self._read_templates(start, stop)
-        clusters, scale = self._clusters_and_scale(start, stop, templates)
-        return self._amplitudes(templates, scale), clusters
+        clusters = self._read_clusters(start, stop, templates)
+        return self._amplitudes(start, stop, templates), clusters
 
     def _read_templates(self, start: int, stop: int) -> np.ndarray:
         templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
@@ -328,27 +328,24 @@ class KilosortFolder:
         touch the lazily computed template statistics.
         """
         if self._positions_file is not None:
-            depths = read_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
+            depths = map_rows(self._positions_file, start, stop)[:, 1].astype(np.float32)
             return depths, np.empty(0, dtype=np.intp)
         if self._pc is not None:
             return self._pc.depths(start, templates)
         return None, None
 
-    def _clusters_and_scale(
-        self, start: int, stop: int, templates: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        clusters = (
-            templates
-            if self._clusters is None
-            else _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
-        )
-        scale = read_rows(self._scale, start, stop).reshape(-1).astype(np.float32, copy=False)
-        return clusters, scale
+    def _read_clusters(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
+        if self._clusters is None:
+            return templates
+        return _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
 
-    def _amplitudes(self, templates: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        """Each spike's template amplitude times its scaling (``scale`` is overwritten)."""
+    def _amplitudes(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
+        """Each spike's template amplitude times its scaling from ``amplitudes.npy``."""
         # fancy indexing, not np.take: take would first copy the int32 ids to intp (8 B/spike)
-        return np.multiply(self.template_amplitudes[templates], scale, out=scale)
+        amplitudes = self.template_amplitudes[templates]
+        scale = map_rows(self._scale, start, stop).reshape(-1)
+        np.multiply(amplitudes, scale, out=amplitudes, dtype=np.float32)
+        return amplitudes
 
     def iter_chunks(self, chunk_spikes: int = 4_000_000) -> Iterator[SpikeTable]:
         """Yield the session's spikes as consecutive tables of at most ``chunk_spikes``."""

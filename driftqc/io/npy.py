@@ -4,11 +4,13 @@ Arrays are read from the file's raw bytes after parsing the ``.npy`` header, so 
 arrays are refused (nothing in a data folder is ever executed) and a truncated or corrupt file
 is reported with its name instead of a traceback from inside numpy. Large arrays
 (``pc_features.npy`` is 384 bytes per spike) are read a range of rows at a time
-(:func:`read_rows`), so memory does not grow with the file.
+(:func:`read_rows`), or mapped a range at a time (:func:`map_rows`) when they are only
+reduced or converted, so memory does not grow with the file.
 """
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -134,3 +136,57 @@ def read_rows(header: NpyFile, start: int, stop: int) -> np.ndarray:
         if got != want:
             raise SortingFormatError(f"{header.path} ended early at row {start}")
     return out
+
+
+def map_rows(header: NpyFile, start: int, stop: int, fd: int | None = None) -> np.ndarray:
+    """Map rows ``start:stop`` of a C-ordered ``.npy`` file as a read-only array.
+
+    Converting or reducing mapped rows reads the page cache directly, with no intermediate
+    copy. The mapping is released when the array and every view of it are gone, so keep
+    them no longer than the conversion.
+
+    Parameters
+    ----------
+    header
+        The file, as returned by :func:`open_npy`.
+    start, stop
+        Row range (``stop`` is clipped to the file's rows).
+    fd
+        An open descriptor of the file, to spare reopening it for every range.
+
+    Raises
+    ------
+    SortingFormatError
+        If the file is in Fortran order or can no longer be mapped (it shrank after it was
+        checked).
+    """
+    if header.fortran_order:
+        raise SortingFormatError(
+            f"{header.path} is saved in Fortran order; re-save it in C order to stream it"
+        )
+    stop = max(min(stop, header.n_rows), start)
+    shape = (stop - start, *header.shape[1:])
+    if stop == start or header.row_bytes == 0:
+        return np.empty(shape, dtype=header.dtype)
+    begin = header.offset + start * header.row_bytes
+    aligned = begin - begin % mmap.ALLOCATIONGRANULARITY
+    try:
+        if fd is None:
+            with header.path.open("rb") as fh:  # the mapping keeps its own descriptor
+                mapping = _map(fh.fileno(), aligned, header.offset + stop * header.row_bytes)
+        else:
+            mapping = _map(fd, aligned, header.offset + stop * header.row_bytes)
+    except (OSError, ValueError) as exc:
+        raise SortingFormatError(f"{header.path} could not be read ({exc})") from None
+    count = (stop - start) * header.row_bytes // header.dtype.itemsize
+    return np.frombuffer(mapping, header.dtype, count, begin - aligned).reshape(shape)
+
+
+def _map(fd: int, begin: int, end: int) -> mmap.mmap:
+    return mmap.mmap(
+        fd,
+        end - begin,
+        flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+        prot=mmap.PROT_READ,
+        offset=begin,
+    )

@@ -16,7 +16,6 @@ the file size, and the unused PCs are never copied.
 
 from __future__ import annotations
 
-import mmap
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from driftqc.errors import SortingFormatError
-from driftqc.io.npy import NpyFile, load_npy, open_npy
+from driftqc.io.npy import NpyFile, load_npy, map_rows, open_npy
 
 CHUNK_BYTES = 32 * 2**20  # file bytes mapped per window
 BLOCK_ROWS = 4096  # spikes reduced at a time: the temporaries stay in the CPU cache
@@ -105,22 +104,20 @@ class PCDepthReader:
             def reduce_window(offset: int) -> list[np.ndarray]:
                 stop = min(offset + rows, n)
                 unplaced = []
-                with _mapped_rows(fd, header, start + offset, start + stop) as features:
-                    first_pc = features[:, 0, :]
-                    del features  # the mapping closes only when no view of it is left
-                    weights = np.empty((min(BLOCK_ROWS, stop - offset), first_pc.shape[1]), "f4")
-                    for begin in range(0, stop - offset, BLOCK_ROWS):
-                        end = min(begin + BLOCK_ROWS, stop - offset)
-                        empty = _reduce_block(
-                            first_pc[begin:end],
-                            spike_templates[offset + begin : offset + end],
-                            weights[: end - begin],
-                            depths[offset + begin : offset + end],
-                            local_y,
-                        )
-                        if empty is not None:
-                            unplaced.append(offset + begin + empty)
-                    del first_pc
+                # the window is unmapped when first_pc goes, at the end of this call
+                first_pc = map_rows(header, start + offset, start + stop, fd)[:, 0, :]
+                weights = np.empty((min(BLOCK_ROWS, stop - offset), first_pc.shape[1]), "f4")
+                for begin in range(0, stop - offset, BLOCK_ROWS):
+                    end = min(begin + BLOCK_ROWS, stop - offset)
+                    empty = _reduce_block(
+                        first_pc[begin:end],
+                        spike_templates[offset + begin : offset + end],
+                        weights[: end - begin],
+                        depths[offset + begin : offset + end],
+                        local_y,
+                    )
+                    if empty is not None:
+                        unplaced.append(offset + begin + empty)
                 return unplaced
 
             workers = max(1, n_workers or N_WORKERS)
@@ -158,34 +155,6 @@ def _reduce_block(
         return None
     out[empty] = np.nan
     return np.flatnonzero(empty)
-
-
-class _mapped_rows:
-    """Context manager mapping rows ``start:stop`` of a C-ordered ``.npy`` file read-only."""
-
-    def __init__(self, fd: int, header: NpyFile, start: int, stop: int) -> None:
-        begin = header.offset + start * header.row_bytes
-        self._aligned = begin - begin % mmap.ALLOCATIONGRANULARITY
-        self._length = header.offset + stop * header.row_bytes - self._aligned
-        self._delta = begin - self._aligned
-        self._fd, self._header, self._rows = fd, header, stop - start
-
-    def __enter__(self) -> np.ndarray:
-        self._map = mmap.mmap(
-            self._fd,
-            self._length,
-            flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
-            prot=mmap.PROT_READ,
-            offset=self._aligned,
-        )
-        count = self._rows * self._header.row_bytes // self._header.dtype.itemsize
-        flat = np.frombuffer(self._map, self._header.dtype, count, self._delta)
-        self._array = flat.reshape(self._rows, *self._header.shape[1:])
-        return self._array
-
-    def __exit__(self, *exc: object) -> None:
-        del self._array  # release the buffer before unmapping
-        self._map.close()
 
 
 def _check_inputs(
