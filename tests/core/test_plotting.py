@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import ast
-import io
 import inspect
+import io
 import re
 from pathlib import Path
 
