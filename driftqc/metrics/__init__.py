@@ -12,6 +12,7 @@ Every result says its units (µm, s) and the depth frame of the spikes it was co
 """
 
 from driftqc.metrics.between_sessions import (
+    DepthCounts,
     SessionShifts,
     between_session_shifts,
     session_depth_profiles,
@@ -31,6 +32,7 @@ from driftqc.metrics.shanks import per_shank, spike_shanks, split_by_shank
 from driftqc.metrics.unit_drift import summarize_unit_drift, unit_drift_metrics
 
 __all__ = [
+    "DepthCounts",
     "DriftSummary",
     "DriftTrace",
     "EventParams",

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from driftqc.errors import EmptySelectionError, OptionError
+from driftqc.histograms import value_range
 from driftqc.metrics.registration import gaussian_smooth, register_profiles
 from driftqc.model import SpikeTable
 
@@ -94,8 +95,61 @@ class SessionShifts:
         }
 
 
+@dataclass(frozen=True)
+class DepthCounts:
+    """A session's spikes counted per depth bin: all that its between-session shift needs.
+
+    Bins are ``bin_um`` wide with edges at whole multiples of ``bin_um``, so the counts of
+    several sessions line up on one grid without re-binning. A batch that reduces each
+    session to its counts as soon as it is read holds one session's spikes at a time.
+
+    Attributes
+    ----------
+    name, frame
+        Session name and depth frame.
+    duration_s
+        Session duration, s (counts become rates).
+    bin_um
+        Bin width, µm.
+    first_bin
+        Index k of the first bin, which spans ``[k * bin_um, (k + 1) * bin_um)``.
+    counts
+        Spikes per bin.
+    depth_range_um
+        Smallest and largest finite depth, or None when no spike has one.
+    """
+
+    name: str
+    frame: str
+    duration_s: float
+    bin_um: float
+    first_bin: int
+    counts: np.ndarray
+    depth_range_um: tuple[float, float] | None
+
+    @classmethod
+    def of(cls, spikes: SpikeTable, bin_um: float = 2.0) -> DepthCounts:
+        """Count a spike table's finite depths (non-finite depths are left out)."""
+        if not bin_um > 0:
+            raise OptionError(f"bin_um={bin_um!r} must be > 0")
+        depths = spikes.depths[np.isfinite(spikes.depths)]
+        extent = value_range(depths)
+        first, counts = 0, np.zeros(0, dtype=np.int64)
+        if extent is not None:
+            # one spare bin each side: no rounding can put a depth outside the edges
+            first = math.floor(extent[0] / bin_um) - 1
+            last = math.floor(extent[1] / bin_um) + 1
+            counts, _ = np.histogram(depths, bins=_edges(first, last - first + 1, bin_um))
+        info = spikes.info
+        return cls(info.name, info.depth_frame, spikes.duration, bin_um, first, counts, extent)
+
+    def __len__(self) -> int:
+        """Return the number of spikes counted."""
+        return int(self.counts.sum())
+
+
 def session_depth_profiles(
-    sessions: Sequence[SpikeTable],
+    sessions: Sequence[SpikeTable | DepthCounts],
     *,
     bin_um: float = 2.0,
     smooth_um: float = 4.0,
@@ -108,7 +162,7 @@ def session_depth_profiles(
     Parameters
     ----------
     sessions
-        Spike tables (one per session).
+        Spike tables, or their :class:`DepthCounts` in bins of ``bin_um`` (one per session).
     bin_um
         Depth-bin width, µm.
     smooth_um
@@ -127,32 +181,48 @@ def session_depth_profiles(
     """
     if not bin_um > 0 or smooth_um < 0 or pad_um < 0:
         raise OptionError("bin_um must be > 0, smooth_um and pad_um >= 0")
+    counted = [_depth_counts(s, bin_um) for s in sessions]
     if depth_range_um is None:
-        finite = [s.depths[np.isfinite(s.depths)] for s in sessions]
-        finite = [f for f in finite if len(f)]
-        if not finite:
+        extents = [c.depth_range_um for c in counted if c.depth_range_um is not None]
+        if not extents:
             raise EmptySelectionError("between-session shifts: no session has spikes")
-        depth_range_um = (
-            min(float(f.min()) for f in finite),
-            max(float(f.max()) for f in finite),
-        )
-    low = math.floor((depth_range_um[0] - pad_um) / bin_um) * bin_um
-    n_bins = max(1, int(math.ceil((depth_range_um[1] + pad_um - low) / bin_um)) + 1)
-    edges = low + bin_um * np.arange(n_bins + 1)
-    profiles = np.zeros((len(sessions), n_bins))
-    for row, spikes in enumerate(sessions):
-        depths = np.asarray(spikes.depths, dtype=np.float64)
-        depths = depths[np.isfinite(depths)]
-        counts, _ = np.histogram(depths, bins=edges)
-        profiles[row] = counts / max(spikes.duration, 1e-9)
+        depth_range_um = (min(e[0] for e in extents), max(e[1] for e in extents))
+    first = math.floor((depth_range_um[0] - pad_um) / bin_um)
+    n_bins = max(1, int(math.ceil((depth_range_um[1] + pad_um - first * bin_um) / bin_um)) + 1)
+    profiles = np.zeros((len(counted), n_bins))
+    for row, counts in enumerate(counted):
+        # the grids share their edges: place the counts by bin index, leaving out bins
+        # beyond an explicit depth_range_um
+        start = counts.first_bin - first
+        lo, hi = max(start, 0), min(start + len(counts.counts), n_bins)
+        if hi > lo:
+            profiles[row, lo:hi] = counts.counts[lo - start : hi - start]
+        profiles[row] /= max(counts.duration_s, 1e-9)
     if log_compress:
         profiles = np.log1p(profiles)
     profiles = gaussian_smooth(profiles, smooth_um / bin_um)
+    edges = _edges(first, n_bins, bin_um)
     return 0.5 * (edges[:-1] + edges[1:]), profiles
 
 
+def _edges(first_bin: int, n_bins: int, bin_um: float) -> np.ndarray:
+    """Edges of ``n_bins`` bins from bin ``first_bin``: whole multiples of ``bin_um``."""
+    return bin_um * np.arange(first_bin, first_bin + n_bins + 1, dtype=np.float64)
+
+
+def _depth_counts(session: SpikeTable | DepthCounts, bin_um: float) -> DepthCounts:
+    if not isinstance(session, DepthCounts):
+        return DepthCounts.of(session, bin_um)
+    if session.bin_um != bin_um:
+        raise OptionError(
+            f"session {session.name!r} was counted in {session.bin_um} µm bins, "
+            f"not the {bin_um} µm asked for"
+        )
+    return session
+
+
 def between_session_shifts(
-    sessions: Sequence[SpikeTable],
+    sessions: Sequence[SpikeTable | DepthCounts],
     *,
     reference: int | str = 0,
     names: Sequence[str] | None = None,
@@ -167,8 +237,8 @@ def between_session_shifts(
     Parameters
     ----------
     sessions
-        Spike tables (one per session, same probe, same frame; one shank each on multi-shank
-        probes).
+        Spike tables, or their :class:`DepthCounts` in bins of ``bin_um`` (one per session,
+        same probe, same frame; one shank each on multi-shank probes).
     reference
         Index or name of the reference session (default: the first).
     names
@@ -196,10 +266,11 @@ def between_session_shifts(
         raise OptionError("between-session shifts need at least one session")
     if not max_shift_um > 0:
         raise OptionError(f"max_shift_um={max_shift_um!r} must be positive")
-    labels = tuple(names) if names is not None else tuple(s.info.name for s in sessions)
+    counted = [_depth_counts(s, bin_um) for s in sessions]
+    labels = tuple(names) if names is not None else tuple(c.name for c in counted)
     if len(labels) != len(sessions):
         raise OptionError(f"{len(labels)} names given for {len(sessions)} sessions")
-    frames = {s.info.depth_frame for s in sessions}
+    frames = {c.frame for c in counted}
     if len(frames) > 1:
         raise OptionError(
             f"sessions are in different depth frames {sorted(frames)}: convert them to one frame "
@@ -207,7 +278,7 @@ def between_session_shifts(
         )
     ref = _reference_index(reference, labels)
     centres, profiles = session_depth_profiles(
-        sessions,
+        counted,
         bin_um=bin_um,
         smooth_um=smooth_um,
         log_compress=log_compress,

@@ -9,6 +9,7 @@ import pandas as pd
 
 from driftqc.errors import DriftQCError
 from driftqc.metrics import (
+    DepthCounts,
     QCThresholds,
     SessionShifts,
     between_session_shifts,
@@ -45,7 +46,7 @@ DRIFT_COLUMNS = (
 
 
 def batch_session_shifts(
-    tables: Mapping[str, Mapping[object, SpikeTable] | None],
+    tables: Mapping[str, Mapping[object, SpikeTable | DepthCounts] | None],
     *,
     reference: str | None = None,
     max_shift_um: float = 200.0,
@@ -56,7 +57,9 @@ def batch_session_shifts(
     ----------
     tables
         ``session id -> {shank key: spikes}`` (see :func:`shank_tables`), or None for a
-        failed session, in session order.
+        failed session, in session order. The spikes may be given as their
+        :class:`~driftqc.metrics.DepthCounts` (2 µm bins), so that a batch need not hold
+        every session's spikes at once.
     reference
         Reference session id (default: the first session that did not fail). A reference
         that failed or is unknown falls back to the first usable session, noted in the

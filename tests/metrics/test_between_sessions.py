@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from driftqc.errors import OptionError
-from driftqc.metrics import between_session_shifts
+from driftqc.metrics import DepthCounts, between_session_shifts, session_depth_profiles
 from tests.metrics.helpers import shifted, without_noise
 
 OFFSETS = [0.0, 12.3, -25.7, 41.0, 3.5]
@@ -62,3 +62,41 @@ def test_mixed_frames_bad_reference_and_shift_out_of_range(make_session):
     far = between_session_shifts([spikes, shifted(spikes, 80.0)], max_shift_um=40.0)
     assert np.isnan(far.shifts_um[1])
     assert json.loads(json.dumps(far.to_dict()))["shift_um"][1] is None
+
+
+def test_depth_counts_stand_in_for_the_spikes(make_session):
+    _, sorting = make_session(drift="none", seed=9)
+    base = without_noise(sorting.spikes)
+    sessions = [shifted(base, offset, name=f"ses-{k}") for k, offset in enumerate(OFFSETS)]
+    from_spikes = between_session_shifts(sessions, reference="ses-2")
+    counted = [DepthCounts.of(s) for s in sessions]
+    from_counts = between_session_shifts(counted, reference="ses-2")
+    np.testing.assert_array_equal(from_counts.shifts_um, from_spikes.shifts_um)
+    np.testing.assert_array_equal(from_counts.profiles, from_spikes.profiles)
+    assert from_counts.names == from_spikes.names and from_counts.frame == "registered"
+    # the counts' bins are those of the shared grid: every spike is counted once
+    centres, _ = session_depth_profiles(counted, smooth_um=0.0, log_compress=False)
+    bin_um = centres[1] - centres[0]
+    edges = np.append(centres - bin_um / 2, centres[-1] + bin_um / 2)
+    expected, _ = np.histogram(sessions[0].depths, bins=edges)
+    found = counted[0].counts[counted[0].counts > 0]
+    np.testing.assert_array_equal(found, expected[expected > 0])
+    assert len(counted[0]) == len(sessions[0])
+    with pytest.raises(OptionError, match="5.0 µm"):
+        between_session_shifts(counted, bin_um=5.0)
+
+
+def test_depth_counts_leave_out_non_finite_depths(make_session):
+    _, sorting = make_session(drift="none", seed=9)
+    spikes = sorting.spikes
+    from dataclasses import replace
+
+    depths = spikes.depths.copy()
+    depths[:10] = np.nan
+    depths[10:12] = np.inf
+    counts = DepthCounts.of(replace(spikes, depths=depths))
+    assert len(counts) == len(spikes) - 12
+    lowest, highest = counts.depth_range_um
+    assert lowest == np.nanmin(depths[12:]) and highest == np.nanmax(depths[12:])
+    empty = DepthCounts.of(spikes.take(np.zeros(len(spikes), dtype=bool)))
+    assert len(empty) == 0 and empty.depth_range_um is None

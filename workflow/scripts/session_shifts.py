@@ -4,6 +4,7 @@ import sys
 
 from driftqc.errors import DriftQCError
 from driftqc.io.cache import load_selection, load_template_shanks
+from driftqc.metrics import DepthCounts
 from driftqc.plotting.batch import plot_shift_kymographs
 from driftqc.qc import batch_session_shifts, shank_tables
 
@@ -11,8 +12,10 @@ sys.stderr = open(snakemake.log[0], "w", encoding="utf-8")  # noqa: SIM115
 
 tables = {}
 for sid, path in zip(snakemake.params.sessions, snakemake.input.selections, strict=True):
-    try:
-        tables[sid] = shank_tables(load_selection(path).kept, load_template_shanks(path))
+    try:  # each session is reduced to its depth counts before the next is read
+        spikes = shank_tables(load_selection(path).kept, load_template_shanks(path))
+        tables[sid] = {key: DepthCounts.of(table) for key, table in spikes.items()}
+        del spikes
     except DriftQCError as exc:
         tables[sid] = None
         print(f"{sid}: not compared ({exc})", file=sys.stderr)
