@@ -297,6 +297,22 @@ def load_selection(path: Path | str) -> Selection:
     )
 
 
+def load_kept_templates(path: Path | str) -> np.ndarray:
+    """Template of each kept spike of a selection file, without reading the other columns.
+
+    Raises
+    ------
+    FailedSessionError
+        If the file is a failure record.
+    SortingFormatError
+        If the file has no template column.
+    """
+    templates = _read_optional(path, "templates")
+    if templates is None:
+        raise SortingFormatError(f"{path} is not a complete driftqc cache: no 'templates'")
+    return templates
+
+
 def save_failure(path: Path | str, message: str, stage: str = "load") -> Path:
     """Write a failure record: no data, only why the session could not be processed."""
     return _write(path, {"status": "failed", "stage": stage, "error": str(message)}, {})

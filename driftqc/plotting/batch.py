@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.image import imread
@@ -116,6 +117,44 @@ def plot_session_grid(
         ``session id -> {shank key: selection}`` (key ``"all"`` for the whole probe, plus each
         shank index on multi-shank probes; see :func:`driftqc.qc.shank_selections`), or the
         reason a session failed.
+    titles, map_options, columns, column_width, height, shifts, note
+        See :class:`SessionGrid`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    keys = {sid: list(value) for sid, value in panels.items() if not isinstance(value, str)}
+    grid = SessionGrid(
+        list(panels),
+        keys,
+        titles=titles,
+        map_options=map_options,
+        columns=columns,
+        column_width=column_width,
+        height=height,
+        shifts=shifts,
+        note=note,
+    )
+    for sid, value in panels.items():
+        grid.draw(sid, value)
+    return grid.finish()
+
+
+class SessionGrid:
+    """The multi-session grid, drawn one session at a time.
+
+    A batch need not hold every session's spikes at once: lay the grid out from each
+    session's shank keys, then load and :meth:`draw` one session after another (the figure
+    keeps only what was drawn), and :meth:`finish` it.
+
+    Parameters
+    ----------
+    ids
+        Session ids, in panel order.
+    shank_keys
+        ``session id -> shank keys`` (``"all"`` plus each shank index on multi-shank probes;
+        see :func:`driftqc.qc.shank_keys`) for the sessions that did not fail.
     titles
         ``session id -> title``.
     map_options
@@ -130,59 +169,84 @@ def plot_session_grid(
         in each panel's title.
     note
         Text added to the figure title (e.g. which amplitude scale was used).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
     """
-    ids = list(panels)
-    shank_keys: list[object] = []
-    for value in panels.values():
-        if not isinstance(value, str):
-            shank_keys += [k for k in value if k != ALL_SHANKS and k not in shank_keys]
-    n = len(ids)
-    if shank_keys:
-        rows = sorted(shank_keys, key=str)
-        ncols, nrows = n, len(rows)
-        cells = [(sid, key) for key in rows for sid in ids]
-    else:
-        ncols = columns or n
-        nrows = -(-n // ncols)
-        cells = [(sid, ALL_SHANKS) for sid in ids]
-    fig = new_figure((column_width * ncols, height * nrows))
-    axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False).ravel()
-    low, high = [], []
-    width = int(14 * column_width)  # characters of 7-pt text per column
-    for ax, (sid, key) in zip(axes, cells, strict=False):
-        title = titles.get(sid, sid) + ("" if key == ALL_SHANKS else f", shank {key}")
-        shift = (shifts or {}).get(sid, {}).get(str(key))
-        if shifts is not None:
-            title += f"; shift {shift:+.1f} µm" if shift is not None else "; shift n/a"
-        value = panels[sid]
-        if isinstance(value, str):
-            ax.text(0.5, 0.5, f"failed:\n{value}", transform=ax.transAxes, ha="center",
-                    wrap=True, fontsize=7, color=FAILED_COLOUR)  # fmt: skip
-            ax.set_title(textwrap.fill(title, width), fontsize=7, loc="left")
-            continue
-        selection = value.get(key)
-        if selection is None:
-            ax.set_axis_off()
-            ax.set_title(textwrap.fill(f"{title}: no spikes", width), fontsize=7, loc="left")
-            continue
-        plot_drift_map(selection, **map_options, ax=ax, colorbar=False, title=title)  # type: ignore[arg-type]
-        ax.set_title(textwrap.fill(f"{title}. {selection.caption}", width), fontsize=7, loc="left")
-        low.append(ax.get_ylim()[0])
-        high.append(ax.get_ylim()[1])
-    for ax in axes[len(cells) :]:
-        ax.set_visible(False)
-    for i, ax in enumerate(axes):
-        if i % ncols:
-            ax.set_ylabel("")
-    if low:
-        axes[0].set_ylim(min(low), max(high))
-    shift_note = "; titles: shift from the reference session" if shifts is not None else ""
-    fig.suptitle(f"{n} sessions{'; ' + note if note else ''}{shift_note}", fontsize=9)
-    return fig
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        shank_keys: Mapping[str, Sequence[object]],
+        *,
+        titles: Mapping[str, str],
+        map_options: Mapping[str, object],
+        columns: int = 0,
+        column_width: float = 3.0,
+        height: float = 6.0,
+        shifts: Mapping[str, Mapping[str, float | None]] | None = None,
+        note: str = "",
+    ) -> None:
+        rows: list[object] = []
+        for keys in shank_keys.values():
+            rows += [k for k in keys if k != ALL_SHANKS and k not in rows]
+        n = len(ids)
+        if rows:
+            rows = sorted(rows, key=str)
+            self.ncols, nrows = n, len(rows)
+            cells = [(sid, key) for key in rows for sid in ids]
+        else:
+            self.ncols = columns or n
+            nrows = -(-n // self.ncols)
+            cells = [(sid, ALL_SHANKS) for sid in ids]
+        self.figure = new_figure((column_width * self.ncols, height * nrows))
+        self.axes = self.figure.subplots(nrows, self.ncols, sharey=True, squeeze=False).ravel()
+        self._cells: dict[str, list[tuple[object, Axes]]] = {sid: [] for sid in ids}
+        for ax, (sid, key) in zip(self.axes, cells, strict=False):
+            self._cells[sid].append((key, ax))
+        self._n_cells = len(cells)
+        self._titles, self._options, self._shifts = titles, map_options, shifts
+        self._note, self._n = note, n
+        self._width = int(14 * column_width)  # characters of 7-pt text per column
+        self._low: list[float] = []
+        self._high: list[float] = []
+
+    def draw(self, sid: str, value: Mapping[object, Selection] | str) -> None:
+        """Draw one session's panels: its selection per shank key, or why it failed."""
+        for key, ax in self._cells[sid]:
+            title = self._titles.get(sid, sid) + ("" if key == ALL_SHANKS else f", shank {key}")
+            shift = (self._shifts or {}).get(sid, {}).get(str(key))
+            if self._shifts is not None:
+                title += f"; shift {shift:+.1f} µm" if shift is not None else "; shift n/a"
+            if isinstance(value, str):
+                ax.text(0.5, 0.5, f"failed:\n{value}", transform=ax.transAxes, ha="center",
+                        wrap=True, fontsize=7, color=FAILED_COLOUR)  # fmt: skip
+                ax.set_title(textwrap.fill(title, self._width), fontsize=7, loc="left")
+                continue
+            selection = value.get(key)
+            if selection is None:
+                ax.set_axis_off()
+                text = textwrap.fill(f"{title}: no spikes", self._width)
+                ax.set_title(text, fontsize=7, loc="left")
+                continue
+            plot_drift_map(selection, **self._options, ax=ax, colorbar=False, title=title)  # type: ignore[arg-type]
+            text = textwrap.fill(f"{title}. {selection.caption}", self._width)
+            ax.set_title(text, fontsize=7, loc="left")
+            self._low.append(ax.get_ylim()[0])
+            self._high.append(ax.get_ylim()[1])
+
+    def finish(self) -> Figure:
+        """Hide spare cells, share one depth range and title the figure; return it."""
+        for ax in self.axes[self._n_cells :]:
+            ax.set_visible(False)
+        for i, ax in enumerate(self.axes):
+            if i % self.ncols:
+                ax.set_ylabel("")
+        if self._low:
+            self.axes[0].set_ylim(min(self._low), max(self._high))
+        shift_note = (
+            "; titles: shift from the reference session" if self._shifts is not None else ""
+        )
+        note = f"; {self._note}" if self._note else ""
+        self.figure.suptitle(f"{self._n} sessions{note}{shift_note}", fontsize=9)
+        return self.figure
 
 
 def save_image_pages(images: Sequence[Path | str], pdf: Path | str, dpi: float = 150) -> None:

@@ -106,17 +106,37 @@ def shank_tables(
     tables: dict[object, SpikeTable] = {ALL_SHANKS: spikes}
     if template_shanks is None or len(spikes) == 0:
         return tables
-    shanks = np.asarray(template_shanks)
-    if spikes.templates.max() >= len(shanks) or spikes.templates.min() < 0:
-        raise SortingFormatError(
-            f"session {spikes.info.name!r}: spike template index outside the "
-            f"{len(shanks)} templates whose shank is known"
-        )
-    per_spike = shanks[spikes.templates]
+    per_spike = _spike_shanks(spikes.templates, template_shanks, spikes.info.name)
     present = np.unique(per_spike)
     if len(present) > 1:
         tables.update({int(s): spikes.take(per_spike == s) for s in present})
     return tables
+
+
+def shank_keys(
+    templates: np.ndarray, template_shanks: np.ndarray | None, session: str = ""
+) -> list[object]:
+    """Return the keys :func:`shank_tables` would give spikes of these templates, unsplit.
+
+    Raises
+    ------
+    SortingFormatError
+        When a spike's template has no shank.
+    """
+    if template_shanks is None or len(templates) == 0:
+        return [ALL_SHANKS]
+    present = np.unique(_spike_shanks(templates, template_shanks, session))
+    return [ALL_SHANKS, *(int(s) for s in present)] if len(present) > 1 else [ALL_SHANKS]
+
+
+def _spike_shanks(templates: np.ndarray, template_shanks: np.ndarray, session: str) -> np.ndarray:
+    shanks = np.asarray(template_shanks)
+    if templates.max() >= len(shanks) or templates.min() < 0:
+        raise SortingFormatError(
+            f"session {session!r}: spike template index outside the "
+            f"{len(shanks)} templates whose shank is known"
+        )
+    return shanks[templates]
 
 
 def shank_selections(

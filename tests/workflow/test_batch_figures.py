@@ -11,11 +11,13 @@ from matplotlib.figure import Figure
 from driftqc.io.cache import (
     cache_selection,
     cache_sorting,
+    load_kept_templates,
     load_motion,
     load_selection,
     load_template_shanks,
 )
 from driftqc.plotting.batch import (
+    SessionGrid,
     failure_figure,
     plot_amplitude_distributions,
     plot_session_drift_qc,
@@ -27,6 +29,7 @@ from driftqc.qc import (
     DriftQCOptions,
     batch_session_shifts,
     session_drift_qc,
+    shank_keys,
     shank_selections,
     shank_tables,
 )
@@ -87,6 +90,27 @@ def test_grid_has_a_row_per_shank_and_shifts_in_titles(two_shank):
     assert any(t.startswith("S1, shank 1") for t in found)
     assert sum("S2" in t and "shift n/a" in t for t in found) == 2  # failed: both rows
     assert any("failed" in text.get_text() for ax in fig.axes for text in ax.texts)
+
+
+def test_grid_drawn_one_session_at_a_time_matches_the_whole_grid(two_shank, ks4):
+    sources = {"two": two_shank[1], "ks4": ks4[1]}
+    panels = {sid: shank_selections(load_selection(p), load_template_shanks(p))
+              for sid, p in sources.items()}  # fmt: skip
+    whole = plot_session_grid(panels, titles={}, map_options=MAP)
+    keys = {sid: shank_keys(load_kept_templates(p), load_template_shanks(p), sid)
+            for sid, p in sources.items()}  # fmt: skip
+    assert keys == {sid: list(value) for sid, value in panels.items()}
+    assert keys["two"] == ["all", 0, 1] and keys["ks4"] == ["all"]
+    grid = SessionGrid(list(sources), keys, titles={}, map_options=MAP)
+    for sid, path in sources.items():  # each session read only when its panels are drawn
+        grid.draw(sid, shank_selections(load_selection(path), load_template_shanks(path)))
+    fig = grid.finish()
+    assert titles(fig) == titles(whole)
+    for ours, theirs in zip(fig.axes, whole.axes, strict=True):
+        assert len(ours.lines) == len(theirs.lines)
+        for a, b in zip(ours.lines, theirs.lines, strict=True):
+            np.testing.assert_array_equal(a.get_xydata(), b.get_xydata())
+    assert fig.axes[0].get_ylim() == whole.axes[0].get_ylim()
 
 
 def test_grid_of_single_shank_sessions_wraps_columns(ks4):

@@ -6,9 +6,9 @@ import sys
 import pandas as pd
 
 from driftqc.errors import DriftQCError
-from driftqc.io.cache import load_selection, load_template_shanks
-from driftqc.plotting.batch import plot_session_grid, save_image_pages
-from driftqc.qc import choose_scaling, shank_selections, shifts_by_session
+from driftqc.io.cache import load_kept_templates, load_selection, load_template_shanks
+from driftqc.plotting.batch import SessionGrid, save_image_pages
+from driftqc.qc import choose_scaling, shank_keys, shank_selections, shifts_by_session
 
 sys.stderr = open(snakemake.log[0], "w", encoding="utf-8")  # noqa: SIM115
 
@@ -22,14 +22,17 @@ if snakemake.input.get("shifts"):
         pd.read_csv(snakemake.input.shifts, sep="\t", dtype={"session": str})
     )
 scaling, note = choose_scaling(params.options["scaling"], shared)
-panels = {}
+# lay the grid out from each session's templates, then read, draw and drop one session at a
+# time: the figure keeps only what was drawn, so memory stays at one session's spikes
+failed, keys = {}, {}
 for sid, path in zip(params.sessions, snakemake.input.selections, strict=True):
     try:
-        panels[sid] = shank_selections(load_selection(path), load_template_shanks(path))
+        keys[sid] = shank_keys(load_kept_templates(path), load_template_shanks(path), sid)
     except DriftQCError as exc:
-        panels[sid] = str(exc)
-grid = plot_session_grid(
-    panels,
+        failed[sid] = str(exc)
+grid = SessionGrid(
+    list(params.sessions),
+    keys,
     titles=params.titles,
     map_options={**params.options, "scaling": scaling},
     columns=layout["columns"],
@@ -38,5 +41,13 @@ grid = plot_session_grid(
     shifts=shifts,
     note=f"amplitude scale: {note.get('reason') or 'shared'}",
 )
-grid.savefig(snakemake.output.png, dpi=layout["dpi"])
+for sid, path in zip(params.sessions, snakemake.input.selections, strict=True):
+    if sid in failed:
+        grid.draw(sid, failed[sid])
+        continue
+    try:
+        grid.draw(sid, shank_selections(load_selection(path), load_template_shanks(path)))
+    except DriftQCError as exc:
+        grid.draw(sid, str(exc))
+grid.finish().savefig(snakemake.output.png, dpi=layout["dpi"])
 save_image_pages(snakemake.input.drift_maps, snakemake.output.pdf)
