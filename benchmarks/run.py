@@ -7,11 +7,12 @@ it into ``benchmarks/RESULTS.md`` between the GENERATED markers (text outside th
     /work/venvs/dev/bin/python benchmarks/run.py                # 1M and 10M, both layouts
     /work/venvs/dev/bin/python benchmarks/run.py --sizes 1M,10M,50M --profile
 
-Each measurement runs twice: once right after its session's files were dropped from the page
-cache (``posix_fadvise``; "cold") and once more straight after ("warm"). The table's main
-figures are the warm ones. driftplots runs with its own virtualenv's Python
+Each measurement runs once right after its session's files were dropped from the page cache
+(``posix_fadvise``; "cold") and then ``--repeat`` times more ("warm"). The table's main
+figures are the fastest warm ones. driftplots runs with its own virtualenv's Python
 (``--driftplots-python``), one measurement at a time, never beside another heavy process of
-this suite.
+this suite; where both tools run a case, their warm runs alternate, so that both meet the
+shared machine's slow spells alike.
 """
 
 from __future__ import annotations
@@ -117,22 +118,55 @@ def measure(
     The warm result is the run with the least wall time (the machine is shared, so slower
     runs mostly measure other processes); its peak RSS is the largest of the warm runs.
     """
-    cold_result = None
+    ((cold_result, best, err),) = measure_side_by_side([cmd_for], folder, cold, repeat)
+    return cold_result, best, err
+
+
+def measure_side_by_side(
+    cmds_for: list, folder: Path, cold: bool, repeat: int
+) -> tuple[tuple[dict | None, dict | None, str], ...]:
+    """:func:`measure` for several tools at once, their warm runs taken in turn.
+
+    The shared machine has slow spells lasting a minute or more; alternating the tools'
+    runs (A, B, A, B, ...) makes every tool meet the same spells, so their ratio is fairer
+    than when one tool's runs all come before the other's.
+    """
+    colds: list[dict | None] = [None] * len(cmds_for)
+    errors = [""] * len(cmds_for)
     if cold:
-        evict_from_page_cache(folder)
-        cold_result, err = run_one(cmd_for("cold"))
-        if err:
-            return None, None, err
-    warm_runs = []
+        for i, cmd_for in enumerate(cmds_for):
+            evict_from_page_cache(folder)
+            colds[i], errors[i] = run_one(cmd_for("cold"))
+    warm_runs: list[list[dict]] = [[] for _ in cmds_for]
     for _ in range(max(1, repeat)):
-        result, err = run_one(cmd_for("warm"))
-        if err:
-            return cold_result, None, err
-        warm_runs.append(result)
-    best = dict(min(warm_runs, key=lambda r: r["work_s"]))
-    best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in warm_runs)
-    best["warm_runs_s"] = [r["work_s"] for r in warm_runs]
-    return cold_result, best, ""
+        for i, cmd_for in enumerate(cmds_for):
+            if errors[i]:
+                continue
+            result, errors[i] = run_one(cmd_for("warm"))
+            if result is not None:
+                warm_runs[i].append(result)
+    out = []
+    for cold_result, runs, err in zip(colds, warm_runs, errors, strict=True):
+        if err or not runs:
+            out.append((cold_result, None, err))
+            continue
+        best = dict(min(runs, key=lambda r: r["work_s"]))
+        best["peak_rss_mb"] = max(r["peak_rss_mb"] for r in runs)
+        best["warm_runs_s"] = [r["work_s"] for r in runs]
+        out.append((cold_result, best, ""))
+    return tuple(out)
+
+
+def paired_speedup(ours: dict | None, theirs: dict | None) -> float | None:
+    """Median over the interleaved warm runs of (their time / our time), run by run."""
+    if not ours or not theirs:
+        return None
+    pairs = zip(ours.get("warm_runs_s", []), theirs.get("warm_runs_s", []), strict=False)
+    ratios = sorted(b / a for a, b in pairs if a > 0)
+    if not ratios:
+        return None
+    mid = len(ratios) // 2
+    return ratios[mid] if len(ratios) % 2 else 0.5 * (ratios[mid - 1] + ratios[mid])
 
 
 def fmt_wall(warm: dict | None, cold: dict | None) -> str:
@@ -180,6 +214,9 @@ def _row_line(r: Row, dp: Row | None) -> str:
             f"({r.warm['work_cpu_s'] / dp.warm['work_cpu_s']:.3f})"
         )
         speed = f"{dp.warm['work_s'] / r.warm['work_s']:.1f}×"
+        paired = paired_speedup(r.warm, dp.warm)
+        if paired is not None:
+            speed += f" (run by run {paired:.1f}×)"
     if dp is None:
         dp_wall = "—"
     elif dp.warm:
@@ -321,42 +358,31 @@ def main(argv: list[str] | None = None) -> int:
                     script = str(HERE / "bench_core.py")
                     return [args.python, script, case, str(folder), "--png", str(png)]
 
-                row.cold, row.warm, row.note = measure(cmd, folder, not args.no_cold, args.repeat)
-                rows.append(row)
-                print(_row_line(row, None), flush=True)
-            for case in DRIFTPLOTS_CASES if have_dp else ():
-                if case not in cases:
-                    continue
-                row = Row(n, layout, case, "driftplots")
-                need_gb = n * DRIFTPLOTS_KB_PER_SPIKE / 1e6 if layout == "ks2_5" else 1.0
-                avail = memory_available_gb() or 0.0
-                if n > DRIFTPLOTS_ONLY_UP_TO:
-                    row.note = "not run (needs >24 GB)"
-                elif avail < need_gb + 1.0:
-                    row.note = f"not run ({avail:.0f} GB free < {need_gb + 1:.0f} GB)"
-                else:
+                def dp_cmd(kind: str, case: str = case, folder: Path = folder) -> list[str]:
+                    png = png_dir / f"driftplots_{case}_{folder.name}_{kind}.png"
+                    script = str(HERE / "bench_driftplots.py")
+                    return [args.driftplots_python, script, case, str(folder), "--png", str(png)]
 
-                    def dp_cmd(kind: str, case: str = case, folder: Path = folder) -> list[str]:
-                        png = png_dir / f"driftplots_{case}_{folder.name}_{kind}.png"
-                        script = str(HERE / "bench_driftplots.py")
-                        return [
-                            args.driftplots_python,
-                            script,
-                            case,
-                            str(folder),
-                            "--png",
-                            str(png),
-                        ]
-
-                    row.cold, row.warm, row.note = measure(
-                        dp_cmd, folder, not args.no_cold, args.repeat
+                dp = None
+                if have_dp and case in DRIFTPLOTS_CASES:
+                    dp = Row(n, layout, case, "driftplots")
+                    need_gb = n * DRIFTPLOTS_KB_PER_SPIKE / 1e6 if layout == "ks2_5" else 1.0
+                    avail = memory_available_gb() or 0.0
+                    if n > DRIFTPLOTS_ONLY_UP_TO:
+                        dp.note = "not run (needs >24 GB)"
+                    elif avail < need_gb + 1.0:
+                        dp.note = f"not run ({avail:.0f} GB free < {need_gb + 1:.0f} GB)"
+                if dp is not None and not dp.note:
+                    both = measure_side_by_side(
+                        [cmd, dp_cmd], folder, not args.no_cold, args.repeat
                     )
-                rows.append(row)
-                print(
-                    f"  driftplots {case}: warm {fmt_wall(row.warm, row.cold)} s, "
-                    f"{fmt_rss(row.warm)} GB {row.note}",
-                    flush=True,
-                )
+                    (row.cold, row.warm, row.note), (dp.cold, dp.warm, dp.note) = both
+                else:
+                    row.cold, row.warm, row.note = measure(
+                        cmd, folder, not args.no_cold, args.repeat
+                    )
+                rows += [row] if dp is None else [row, dp]
+                print(_row_line(row, dp), flush=True)
 
     profile_text = ""
     if args.profile:
@@ -405,7 +431,9 @@ def main(argv: list[str] | None = None) -> int:
         "user + system seconds of that warm run, all threads; the machine is shared with "
         "other engineers' jobs, so CPU time is the steadier figure and *load avg* (1-min, "
         "at the end of the run) says how busy the machine was. Peak RSS: `ru_maxrss` of the "
-        "measurement's own process. *speed-up* = driftplots warm wall / driftqc warm wall.",
+        "measurement's own process. *speed-up* = driftplots warm wall / driftqc warm wall; "
+        "where both tools ran, their warm runs alternated, and *run by run* is the median "
+        "over those alternating pairs of driftplots' time over driftqc's.",
         "",
         text,
     ]
