@@ -19,6 +19,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -99,15 +100,7 @@ def plot_amplitude_distributions(
 
 
 def plot_session_grid(
-    panels: Mapping[str, Mapping[object, Selection] | str],
-    *,
-    titles: Mapping[str, str],
-    map_options: Mapping[str, object],
-    columns: int = 0,
-    column_width: float = 3.0,
-    height: float = 6.0,
-    shifts: Mapping[str, Mapping[str, float | None]] | None = None,
-    note: str = "",
+    panels: Mapping[str, Mapping[object, Selection] | str], **options: Any
 ) -> Figure:
     """All sessions' drift maps on one depth axis; a row per shank on multi-shank probes.
 
@@ -117,25 +110,15 @@ def plot_session_grid(
         ``session id -> {shank key: selection}`` (key ``"all"`` for the whole probe, plus each
         shank index on multi-shank probes; see :func:`driftqc.qc.shank_selections`), or the
         reason a session failed.
-    titles, map_options, columns, column_width, height, shifts, note
-        See :class:`SessionGrid`.
+    **options
+        ``titles``, ``map_options`` and the layout options of :class:`SessionGrid`.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     keys = {sid: list(value) for sid, value in panels.items() if not isinstance(value, str)}
-    grid = SessionGrid(
-        list(panels),
-        keys,
-        titles=titles,
-        map_options=map_options,
-        columns=columns,
-        column_width=column_width,
-        height=height,
-        shifts=shifts,
-        note=note,
-    )
+    grid = SessionGrid(list(panels), keys, **options)
     for sid, value in panels.items():
         grid.draw(sid, value)
     return grid.finish()
