@@ -26,6 +26,10 @@ from driftqc.errors import SortingFormatError
 from driftqc.io.npy import NpyFile, load_npy, map_rows, open_npy
 
 CHUNK_BYTES = 32 * 2**20  # file bytes mapped per window
+# windows the disk is asked for ahead of those being reduced: a file that is not in the page
+# cache then arrives through several requests at once (this VM's disk reads ~1.0 GB/s with
+# one request in flight, ~1.5 GB/s with four); for a cached file the hint costs nothing
+READAHEAD_WINDOWS = 4
 BLOCK_ROWS = 4096  # spikes reduced at a time: the temporaries stay in the CPU cache
 N_WORKERS = min(2, os.cpu_count() or 1)
 
@@ -101,7 +105,16 @@ class PCDepthReader:
         with header.path.open("rb") as fh:
             fd = fh.fileno()
 
-            def reduce_window(offset: int) -> list[np.ndarray]:
+            def read_ahead(index: int) -> None:
+                if index < len(offsets) and hasattr(os, "posix_fadvise"):
+                    first = offsets[index]
+                    length = (min(first + rows, n) - first) * header.row_bytes
+                    begin = header.offset + (start + first) * header.row_bytes
+                    os.posix_fadvise(fd, begin, length, os.POSIX_FADV_WILLNEED)
+
+            def reduce_window(index: int) -> list[np.ndarray]:
+                read_ahead(index + READAHEAD_WINDOWS)
+                offset = offsets[index]
                 stop = min(offset + rows, n)
                 unplaced = []
                 # the window is unmapped when first_pc goes, at the end of this call
@@ -120,12 +133,15 @@ class PCDepthReader:
                         unplaced.append(offset + begin + empty)
                 return unplaced
 
+            for index in range(READAHEAD_WINDOWS):
+                read_ahead(index)
             workers = max(1, n_workers or N_WORKERS)
+            windows = range(len(offsets))
             if workers == 1 or len(offsets) == 1:
-                found = list(map(reduce_window, offsets))
+                found = list(map(reduce_window, windows))
             else:
                 with ThreadPoolExecutor(max_workers=workers) as pool:
-                    found = list(pool.map(reduce_window, offsets))
+                    found = list(pool.map(reduce_window, windows))
         unplaced = [index for window in found for index in window]
         return depths, np.concatenate(unplaced) if unplaced else np.empty(0, dtype=np.intp)
 
