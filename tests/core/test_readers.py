@@ -11,6 +11,7 @@ from driftqc import SortingFormatError, read_kilosort
 from driftqc.io import detect_version
 from driftqc.io.geometry import shanks_from_positions
 from driftqc.io.kilosort import _depth_frame
+from driftqc.io.npy import open_npy
 from driftqc.io.ops import read_ops
 from driftqc.io.params import read_params
 
@@ -46,6 +47,17 @@ def test_ks3_depths_do_not_depend_on_chunk_size(tmp_path, monkeypatch):
     monkeypatch.setattr(pc_depths, "CHUNK_BYTES", 1)  # one spike per chunk
     one_by_one = read_kilosort(folder).spikes.depths
     np.testing.assert_allclose(one_by_one, KS3_DEPTHS, rtol=1e-6)
+
+
+def test_many_windows_give_the_depths_of_one(ks25_session, monkeypatch):
+    from driftqc.io import pc_depths
+
+    whole = read_kilosort(ks25_session.path).spikes.depths
+    monkeypatch.setattr(pc_depths, "CHUNK_BYTES", 64 * 1024)  # dozens of windows, read ahead
+    windowed = read_kilosort(ks25_session.path).spikes.depths
+    header = open_npy(ks25_session.path / "pc_features.npy")
+    assert header.n_rows * header.row_bytes > 20 * 64 * 1024
+    np.testing.assert_array_equal(windowed, whole)
 
 
 def test_ks4_depths_amplitudes_times(tmp_path):
