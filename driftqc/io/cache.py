@@ -42,7 +42,7 @@ import numpy as np
 
 from driftqc.errors import DriftQCError, SortingFormatError
 from driftqc.io import load_sorting
-from driftqc.metrics.shanks import template_peak_channels
+from driftqc.io.geometry import template_peak_channels
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 from driftqc.selection import Selection, select_spikes
 

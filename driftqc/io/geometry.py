@@ -104,6 +104,22 @@ def _densify(
     return dense
 
 
+def template_peak_channels(templates: np.ndarray) -> np.ndarray:
+    """Peak channel of each template: largest peak-to-trough over samples.
+
+    Parameters
+    ----------
+    templates
+        (n_templates, n_samples, n_channels) waveforms.
+    """
+    templates = np.asarray(templates)
+    if templates.ndim != 3:
+        raise SortingFormatError(
+            f"templates must be (n_templates, n_samples, n_channels), got shape {templates.shape}"
+        )
+    return np.ptp(templates, axis=1).argmax(axis=1)
+
+
 def peak_to_trough(templates: np.ndarray) -> np.ndarray:
     """Per-channel peak-to-trough of each template, shape (n_templates, n_channels)."""
     if templates.shape[1] == 0:

@@ -15,25 +15,10 @@ from typing import TypeVar
 import numpy as np
 
 from driftqc.errors import SortingFormatError
+from driftqc.io.geometry import template_peak_channels
 from driftqc.model import Sorting, SpikeTable
 
 T = TypeVar("T")
-
-
-def template_peak_channels(templates: np.ndarray) -> np.ndarray:
-    """Peak channel of each template: largest peak-to-trough over samples.
-
-    Parameters
-    ----------
-    templates
-        (n_templates, n_samples, n_channels) waveforms.
-    """
-    templates = np.asarray(templates)
-    if templates.ndim != 3:
-        raise SortingFormatError(
-            f"templates must be (n_templates, n_samples, n_channels), got shape {templates.shape}"
-        )
-    return np.ptp(templates, axis=1).argmax(axis=1)
 
 
 def spike_shanks(sorting: Sorting) -> np.ndarray:
