@@ -186,7 +186,7 @@ class SessionGrid:
             self._cells[sid].append((key, ax))
         self._n_cells = len(cells)
         self._titles, self._options, self._shifts = titles, map_options, shifts
-        self._note, self._n = note, n
+        self._note = note
         self._width = int(14 * column_width)  # characters of 7-pt text per column
         self._low: list[float] = []
         self._high: list[float] = []
@@ -228,7 +228,7 @@ class SessionGrid:
             "; titles: shift from the reference session" if self._shifts is not None else ""
         )
         note = f"; {self._note}" if self._note else ""
-        self.figure.suptitle(f"{self._n} sessions{note}{shift_note}", fontsize=9)
+        self.figure.suptitle(f"{len(self._cells)} sessions{note}{shift_note}", fontsize=9)
         return self.figure
 
 

@@ -11,7 +11,7 @@ from driftqc import SortingFormatError, read_kilosort
 from driftqc.io import detect_version
 from driftqc.io.geometry import shanks_from_positions
 from driftqc.io.kilosort import _depth_frame
-from driftqc.io.npy import open_npy
+from driftqc.io.npy import map_rows, open_npy
 from driftqc.io.ops import read_ops
 from driftqc.io.params import read_params
 
@@ -138,6 +138,15 @@ def test_truncated_npy_names_the_file(tmp_path):
     (folder / "pc_features.npy").write_bytes(data[:-8])
     with pytest.raises(SortingFormatError, match=r"pc_features\.npy is truncated"):
         read_kilosort(folder)
+
+
+def test_file_shrunk_after_its_check_names_the_file(tmp_path):
+    path = tmp_path / "spike_times.npy"
+    np.save(path, np.arange(100_000, dtype=np.uint64))
+    header = open_npy(path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(SortingFormatError, match="spike_times.npy could not be read"):
+        map_rows(header, 0, header.n_rows)
 
 
 def test_corrupt_npy_names_the_file(tmp_path):

@@ -24,10 +24,11 @@ if snakemake.input.get("shifts"):
 scaling, note = choose_scaling(params.options["scaling"], shared)
 # lay the grid out from each session's templates, then read, draw and drop one session at a
 # time: the figure keeps only what was drawn, so memory stays at one session's spikes
-failed, keys = {}, {}
+failed, keys, shanks = {}, {}, {}
 for sid, path in zip(params.sessions, snakemake.input.selections, strict=True):
     try:
-        keys[sid] = shank_keys(load_kept_templates(path), load_template_shanks(path), sid)
+        shanks[sid] = load_template_shanks(path)
+        keys[sid] = shank_keys(load_kept_templates(path), shanks[sid], sid)
     except DriftQCError as exc:
         failed[sid] = str(exc)
 grid = SessionGrid(
@@ -46,7 +47,7 @@ for sid, path in zip(params.sessions, snakemake.input.selections, strict=True):
         grid.draw(sid, failed[sid])
         continue
     try:
-        grid.draw(sid, shank_selections(load_selection(path), load_template_shanks(path)))
+        grid.draw(sid, shank_selections(load_selection(path), shanks[sid]))
     except DriftQCError as exc:
         grid.draw(sid, str(exc))
 grid.finish().savefig(snakemake.output.png, dpi=layout["dpi"])
