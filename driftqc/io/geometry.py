@@ -52,7 +52,7 @@ def read_channel_shanks(folder: Path, positions: np.ndarray) -> np.ndarray:
     """Shank index (0-based) of each channel, from ``channel_shanks.npy`` or the x gaps."""
     path = folder / "channel_shanks.npy"
     if path.is_file():
-        shanks = load_npy(path).reshape(-1)
+        shanks = load_npy(path, kinds="biufUS", what="a shank id per channel").reshape(-1)
         if len(shanks) != len(positions):
             raise SortingFormatError(
                 f"{path} has {len(shanks)} entries but channel_positions.npy has "
@@ -75,7 +75,8 @@ def read_templates(folder: Path, n_channels: int) -> np.ndarray:
     templates = np.asarray(templates, dtype=np.float32)
     ind_path = folder / "template_ind.npy"
     if ind_path.is_file():
-        return _densify(templates, load_npy(ind_path), n_channels, ind_path)
+        index = load_npy(ind_path, kinds="iu", what="integer channel indices")
+        return _densify(templates, index, n_channels, ind_path)
     if templates.shape[2] != n_channels:
         raise SortingFormatError(
             f"{path} has {templates.shape[2]} channels but channel_positions.npy has "

@@ -37,14 +37,26 @@ from driftqc.io.geometry import (
     template_depths,
 )
 from driftqc.io.labels import read_label_sources
-from driftqc.io.npy import NpyFile, load_npy, map_rows, open_npy, open_vector, read_rows
-from driftqc.io.ops import read_ops
+from driftqc.io.npy import (
+    NpyFile,
+    check_kind,
+    load_npy,
+    map_rows,
+    open_npy,
+    open_vector,
+    read_rows,
+)
+from driftqc.io.ops import ops_number, read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import PCDepthReader
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 
 _REGISTERED = ("kilosort2_5", "kilosort3", "kilosort4")
 _RAW = ("kilosort", "kilosort1", "kilosort2")
+#: the versions a ``kilosort*.log`` name or a ``version=`` option may give
+KILOSORT_VERSIONS = (*_RAW, *_REGISTERED)
+# spikes checked at a time for order and whole sample numbers (temporaries stay small)
+_CHECK_BLOCK = 1 << 20
 # folder names that say which sorter wrote them, not which session they hold
 _GENERIC_FOLDER_NAME = re.compile(r"(sorter_output|sorting|output|phy|(kilosort|ks)[\d_.]*)", re.I)
 
@@ -69,7 +81,28 @@ def detect_version(folder: Path) -> str:
             f"{folder} must hold exactly one kilosort*.log file to tell the Kilosort version "
             f"(found: {found}); pass version='kilosort4' (or 'kilosort2_5', ...) to choose"
         )
-    return logs[0].split(".", 1)[0]
+    return check_version(logs[0].split(".", 1)[0], f"the log file name {folder / logs[0]}")
+
+
+def check_version(version: object, source: str = "version") -> str:
+    """Return a Kilosort version from :data:`KILOSORT_VERSIONS`, or fail naming ``source``.
+
+    Case is ignored and ``"kilosort2.5"`` is read as ``"kilosort2_5"``; anything else outside
+    the list (``"kilosort_4"``, ``"kilosort9"``) is an error rather than a guess, since the
+    version decides where depths and amplitudes come from.
+
+    Raises
+    ------
+    SortingFormatError
+        If the version is not a known Kilosort version.
+    """
+    name = str(version).strip().lower().replace(".", "_") if isinstance(version, str) else ""
+    if name not in KILOSORT_VERSIONS:
+        raise SortingFormatError(
+            f"{source} gives Kilosort version {version!r}, which driftqc does not know; "
+            f"use one of {', '.join(KILOSORT_VERSIONS)}"
+        )
+    return name
 
 
 def is_kilosort4(version: str) -> bool:
@@ -160,7 +193,10 @@ class KilosortFolder:
         folder = Path(folder)
         _check_folder(folder)
         self.folder = folder
-        self.version = version or detect_version(folder)
+        if version is None:
+            self.version = detect_version(folder)
+        else:
+            self.version = check_version(version, f"version={version!r} for {folder}")
         ks4 = is_kilosort4(self.version)
         params = read_params(folder / "params.py")
         self.sample_rate = float(params["sample_rate"])  # type: ignore[arg-type]
@@ -203,14 +239,16 @@ class KilosortFolder:
         self._gain = np.float32(1.0)
         gain = params.get("gain")
         if gain not in (None, "", 0):
-            try:
-                self._gain = np.float32(float(gain))  # type: ignore[arg-type]
+            number = _finite(gain)
+            if number is not None and number > 0:
+                self._gain = np.float32(number)
                 unit = "µV"
                 notes.append(f"amplitudes scaled by gain = {gain} µV per bit from params.py")
-            except (TypeError, ValueError):
-                notes.append(f"params.py gain = {gain!r} is not a number and was ignored")
+            else:
+                notes.append(f"params.py gain = {gain!r} is not a positive number; ignored")
 
         self.label_sources = read_label_sources(folder)
+        self.motion = _read_motion(folder, self.sample_rate, notes) if ks4 else None
         self.notes = notes
         self._info = dict(
             name=name or _session_name(folder),
@@ -283,7 +321,11 @@ class KilosortFolder:
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending_depths = pool.submit(self._read_depths, start, stop, templates)
             times = _as_times(
-                map_rows(self._times, start, stop), self.sample_rate, self._times.path
+                map_rows(self._times, start, stop),
+                self.sample_rate,
+                self._times.path,
+                start=start,
+                previous=self._sample_before(start),
             )
             clusters = self._read_clusters(start, stop, templates)
             amplitudes = self._amplitudes(start, stop, templates)
@@ -302,6 +344,12 @@ class KilosortFolder:
             info=self.info,
             cluster_labels=next(iter(self.label_sources.values()), {}),
         )
+
+    def _sample_before(self, start: int) -> float | None:
+        """Return the sample number of the spike before ``start`` (None for the first)."""
+        if start <= 0 or start > self.n_spikes:
+            return None
+        return float(read_rows(self._times, start - 1, start).reshape(-1)[0])
 
     def read_amplitudes(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Amplitudes and cluster ids of spikes ``start:stop``, without computing depths."""
@@ -362,9 +410,7 @@ class KilosortFolder:
             channel_positions=self.positions,
             channel_shanks=self.shanks,
             label_sources=self.label_sources,
-            motion=_read_motion(self.folder, self.sample_rate)
-            if is_kilosort4(self.version)
-            else None,
+            motion=self.motion,
         )
 
     def _choose_ks123_depths(
@@ -398,9 +444,19 @@ def _check_folder(folder: Path) -> None:
 
 def _session_name(folder: Path) -> str:
     resolved = folder.resolve()
-    if _GENERIC_FOLDER_NAME.fullmatch(resolved.name) and resolved.parent.name:
-        return f"{resolved.parent.name}/{resolved.name}"
-    return resolved.name
+    name = resolved.name
+    if _GENERIC_FOLDER_NAME.fullmatch(name) and resolved.parent.name:
+        name = f"{resolved.parent.name}/{name}"
+    return printable_name(name)
+
+
+def printable_name(name: str) -> str:
+    """Return a folder name as drawable text: undecodable bytes become U+FFFD.
+
+    Python keeps bytes of a file name that are not valid UTF-8 as lone surrogates, which
+    fonts, JSON and YAML writers reject.
+    """
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _depth_frame(version: str) -> str:
@@ -419,7 +475,7 @@ def _vector_header(path: Path, n: int | None, what: str) -> NpyFile:
 
 
 def _positions_header(path: Path, n: int) -> NpyFile:
-    header = open_npy(path)
+    header = check_kind(open_npy(path), "iuf", "numbers (spike positions in µm)")
     if len(header.shape) != 2 or header.shape[1] < 2:
         raise SortingFormatError(f"{path} should have shape (n_spikes, 2), found {header.shape}")
     if header.shape[0] != n:
@@ -429,12 +485,67 @@ def _positions_header(path: Path, n: int) -> NpyFile:
     return header
 
 
-def _as_times(samples: np.ndarray, rate: float, path: Path) -> np.ndarray:
-    """Sample numbers as seconds (float64), in one pass."""
-    times = np.divide(samples.reshape(-1), rate, dtype=np.float64)
-    if samples.dtype.kind == "f" and not np.isfinite(times).all():
-        raise SortingFormatError(f"{path} contains NaN or infinite spike times")
+def _as_times(
+    samples: np.ndarray, rate: float, path: Path, *, start: int = 0, previous: float | None = None
+) -> np.ndarray:
+    """Sample numbers as seconds (float64), checked to be plausible spike times.
+
+    Kilosort and Phy write whole, non-negative sample numbers in time order; anything else
+    (times saved in seconds, negative or unsorted times) means a damaged or mistaken file,
+    and drawing it would pass nonsense on as drift.
+
+    Raises
+    ------
+    SortingFormatError
+        Naming the file and the first offending spike.
+    """
+    samples = samples.reshape(-1)
+    times = np.divide(samples, rate, dtype=np.float64)
+    for begin in range(0, len(samples), _CHECK_BLOCK):
+        block = samples[begin : begin + _CHECK_BLOCK]
+        where = start + begin
+        if block.dtype.kind == "f":
+            if not np.isfinite(block).all():
+                raise SortingFormatError(f"{path} contains NaN or infinite spike times")
+            fractional = block != np.floor(block)
+            if fractional.any():
+                raise SortingFormatError(
+                    f"{path} holds fractional values (spike {where + _first(fractional)} and "
+                    "maybe others); it must hold sample numbers, not seconds"
+                )
+        if block[0] < 0:
+            raise SortingFormatError(
+                f"{path} holds negative sample numbers (spike {where}: {block[0]})"
+            )
+        if previous is not None and block[0] < previous:
+            raise SortingFormatError(_unsorted(path, where - 1))
+        later = block[1:] < block[:-1]
+        if later.any():
+            raise SortingFormatError(_unsorted(path, where + _first(later)))
+        previous = float(block[-1])
     return times
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _unsorted(path: Path, index: int) -> str:
+    return (
+        f"{path} is not in time order (spike {index + 1} comes before spike {index}); "
+        "Kilosort and Phy save spikes sorted by time, so the file is damaged or not a "
+        "spike_times file"
+    )
 
 
 def _as_ids(values: np.ndarray, path: Path) -> np.ndarray:
@@ -476,30 +587,62 @@ def _read_whitening_inverse(
     return winv.astype(np.float32)
 
 
-def _read_motion(folder: Path, rate: float) -> SorterMotion | None:
+def _read_motion(folder: Path, rate: float, notes: list[str]) -> SorterMotion | None:
+    """Kilosort 4's own drift estimate from ``ops.npy``, or None (with a note) if unusable.
+
+    ``ops.npy`` is optional, so a file that cannot be read safely, or whose ``dshift``,
+    ``batch_size``, ``fs`` or ``yblk`` are not what Kilosort 4 writes, costs only the sorter's
+    motion estimate: a warning and a note say why, and the spikes are read as usual.
+    """
     path = folder / "ops.npy"
     if not path.is_file():
         return None
     try:
-        ops = read_ops(path)
+        return _motion_from_ops(read_ops(path), path, rate)
     except SortingFormatError as exc:
-        warnings.warn(f"{exc}; Kilosort's own drift estimate is not used", stacklevel=3)
+        message = f"{exc}; Kilosort's own drift estimate is not used"
+        warnings.warn(message, stacklevel=4)
+        notes.append(message)
         return None
+
+
+def _motion_from_ops(ops: dict[str, object], path: Path, rate: float) -> SorterMotion | None:
     dshift = ops.get("dshift")
     if dshift is None:
         return None
-    shift = np.asarray(dshift, dtype=np.float64)
+    if not isinstance(dshift, np.ndarray) or dshift.dtype.kind not in "iuf":
+        what = getattr(dshift, "dtype", type(dshift).__name__)
+        raise SortingFormatError(f"{path}: 'dshift' should be a numeric array, found {what}")
+    shift = dshift.astype(np.float64)
     if shift.ndim == 1:
         shift = shift[:, None]
-    batch = float(ops.get("batch_size", ops.get("NT", 60000)))  # type: ignore[arg-type]
-    fs = float(ops.get("fs", rate))  # type: ignore[arg-type]
-    batch_times = (np.arange(len(shift)) + 0.5) * batch / fs
+    if shift.ndim != 2 or shift.size == 0:
+        raise SortingFormatError(
+            f"{path}: 'dshift' should have shape (n_batches, n_blocks), found {dshift.shape}"
+        )
+    if not np.isfinite(shift).all():
+        raise SortingFormatError(f"{path}: 'dshift' holds NaN or infinite values")
+    batch = ops_number(ops, "batch_size", lambda v: v >= 1)
+    if batch is None:
+        batch = ops_number(ops, "NT", lambda v: v >= 1)
+    if batch is None:
+        raise SortingFormatError(
+            f"{path}: 'batch_size' should be a positive number of samples, "
+            f"found {ops.get('batch_size', ops.get('NT'))!r}"
+        )
+    fs = rate if "fs" not in ops else ops_number(ops, "fs", lambda v: v > 0)
+    if fs is None:
+        raise SortingFormatError(f"{path}: 'fs' should be a positive rate, found {ops['fs']!r}")
     yblk = ops.get("yblk")
-    if yblk is None or np.size(yblk) != shift.shape[1]:
+    if (
+        not isinstance(yblk, np.ndarray)
+        or yblk.dtype.kind not in "iuf"
+        or yblk.size != shift.shape[1]
+    ):
         yblk = np.full(shift.shape[1], np.nan)
     return SorterMotion(
         shift_um=shift,
-        batch_times=batch_times,
+        batch_times=(np.arange(len(shift)) + 0.5) * batch / fs,
         block_centres_um=np.asarray(yblk, dtype=np.float64).reshape(-1),
         sign=-1,
     )

@@ -24,6 +24,8 @@ LABEL_FILES: tuple[tuple[str, str], ...] = (
     ("cluster_KSLabel.tsv", "KSLabel"),
 )
 _LABEL_COLUMNS = ("group", "KSLabel", "label")
+# cluster ids index int32 arrays elsewhere
+_MAX_ID = 2**31 - 1
 
 
 def read_label_sources(folder: Path) -> dict[str, dict[int, str]]:
@@ -72,13 +74,12 @@ def read_label_file(path: Path) -> dict[int, str]:
     labels: dict[int, str] = {}
     unknown: set[str] = set()
     for line_no, row in enumerate(rows[1:], start=2):
-        try:
-            cluster = int(float(row[id_index]))
-        except (IndexError, ValueError):
+        cluster = _cluster_id(row[id_index] if id_index < len(row) else "")
+        if cluster is None:
             raise SortingFormatError(
                 f"{path}, line {line_no}: cluster_id {row[id_index : id_index + 1]} "
-                "is not an integer"
-            ) from None
+                f"is not a cluster id (a whole number from 0 to {_MAX_ID})"
+            )
         label = row[label_index].strip().lower() if label_index < len(row) else ""
         label = label or "unsorted"
         if label not in KNOWN_LABELS:
@@ -91,6 +92,17 @@ def read_label_file(path: Path) -> dict[int, str]:
             stacklevel=2,
         )
     return labels
+
+
+def _cluster_id(text: str) -> int | None:
+    """Parse a cluster id ("12" or "12.0"); None for anything that is not one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not (0 <= value <= _MAX_ID) or value != int(value):  # NaN fails the range test
+        return None
+    return int(value)
 
 
 def resolve_label_source(

@@ -10,6 +10,7 @@ reduced or converted, so memory does not grow with the file.
 
 from __future__ import annotations
 
+import math
 import mmap
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ class NpyFile:
     @property
     def row_bytes(self) -> int:
         """Bytes per row (first axis) of the array."""
-        return int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        # Python integers: a forged header's shape must not wrap around in int64
+        return math.prod(self.shape[1:]) * self.dtype.itemsize
 
     @property
     def n_rows(self) -> int:
@@ -87,9 +89,24 @@ def open_npy(path: Path) -> NpyFile:
     return header
 
 
-def load_npy(path: Path) -> np.ndarray:
-    """Load a whole ``.npy`` file without pickle, checking it first (see :func:`open_npy`)."""
+NUMERIC_KINDS = "biuf"
+
+
+def load_npy(path: Path, *, kinds: str = NUMERIC_KINDS, what: str = "numbers") -> np.ndarray:
+    """Load a whole ``.npy`` file without pickle, checking it first (see :func:`open_npy`).
+
+    Parameters
+    ----------
+    path
+        The file.
+    kinds
+        The numpy dtype kinds accepted (default: booleans and numbers); a file holding
+        anything else, e.g. strings that numpy would parse as numbers, is refused.
+    what
+        What the file should hold, for that message.
+    """
     header = open_npy(path)
+    check_kind(header, kinds, what)
     count = header.n_rows * (header.row_bytes // max(header.dtype.itemsize, 1))
     with header.path.open("rb") as fh:
         fh.seek(header.offset)
@@ -97,6 +114,19 @@ def load_npy(path: Path) -> np.ndarray:
     if header.fortran_order:
         return data.reshape(header.shape[::-1]).T
     return data.reshape(header.shape)
+
+
+def check_kind(header: NpyFile, kinds: str, what: str) -> NpyFile:
+    """Refuse a file whose dtype kind is not one of ``kinds`` (``what`` says what is expected).
+
+    Raises
+    ------
+    SortingFormatError
+        Naming the file, the expected content and the dtype found.
+    """
+    if header.dtype.kind not in kinds:
+        raise SortingFormatError(f"{header.path} should hold {what}, found dtype {header.dtype}")
+    return header
 
 
 def open_vector(path: Path, *, length: int | None = None) -> NpyFile:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from driftqc.errors import SortingFormatError
-from driftqc.io.npy import NpyFile, load_npy, map_rows, open_npy
+from driftqc.io.npy import NpyFile, check_kind, load_npy, map_rows, open_npy
 
 CHUNK_BYTES = 32 * 2**20  # file bytes mapped per window
 # windows the disk is asked for ahead of those being reduced: a file that is not in the page
@@ -54,7 +54,7 @@ class PCDepthReader:
     """
 
     def __init__(self, folder: Path, n_spikes: int, channel_y: np.ndarray) -> None:
-        self.header = open_npy(folder / "pc_features.npy")
+        self.header = check_kind(open_npy(folder / "pc_features.npy"), "iuf", "PC features")
         self.ind_path = folder / "pc_feature_ind.npy"
         pc_ind = _check_inputs(self.header, self.ind_path, n_spikes, channel_y)
         self.local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
@@ -178,7 +178,7 @@ def _check_inputs(
 ) -> np.ndarray:
     if header.fortran_order:
         raise SortingFormatError(f"{header.path} is saved in Fortran order; re-save it in C order")
-    pc_ind = load_npy(ind_path)
+    pc_ind = load_npy(ind_path, kinds="iu", what="integer channel indices")
     if len(header.shape) != 3 or header.shape[1] < 1:
         raise SortingFormatError(
             f"{header.path} should have shape (n_spikes, n_pcs, n_channels), found {header.shape}"
