@@ -110,11 +110,21 @@ def qc_flags(
     values = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)  # type: ignore[union-attr]
     status = "pass"
     reasons: list[str] = []
+    unjudged: set[str] = set()
+    n_valid = _number(values.get("n_valid_bins"))
     if "peak_to_peak_um" in values and _number(values["peak_to_peak_um"]) is None:
         status = "warn"
         reasons.append("no drift trace could be measured (too few spikes per time bin?)")
+    elif n_valid is not None and n_valid < 2:
+        # one bin has no drift to show: its peak-to-peak of 0 µm says nothing
+        status = "warn"
+        unjudged = {"peak_to_peak_um", "max_step_um"}
+        reasons.append(
+            f"no drift trace could be measured: {n_valid:.0f} valid time bin, at least 2 "
+            "needed (session too short, or too few spikes per bin)"
+        )
     for key, suffix, what, larger_worse in _CHECKS:
-        value = _number(values.get(key))
+        value = None if key in unjudged else _number(values.get(key))
         if value is None:
             continue
         warn = getattr(thresholds, f"warn_{suffix}")
