@@ -6,7 +6,8 @@ between-session shift from :func:`~driftqc.metrics.between_sessions.between_sess
 the spike count). :class:`QCThresholds` gives a *warn* and a *fail* level for each; a value
 beyond its fail level fails the row, beyond its warn level warns, and the worst verdict wins.
 Every verdict comes with the reasons that caused it, in words a scientist can act on. A number
-that is missing (not computed, or NaN) is not judged, but a missing drift trace is reported.
+that is missing (not computed, or NaN) is not judged, but a missing drift trace is reported,
+and so is a trace of fewer than two valid time bins (its peak-to-peak of 0 µm says nothing).
 """
 
 from __future__ import annotations
