@@ -51,9 +51,9 @@ def read_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(fh)
     if version == (1, 0):
         return np.lib.format.read_array_header_1_0(fh)
-    if version == (2, 0):
+    if version in ((2, 0), (3, 0)):  # 3.0 only allows utf-8 field names, which we refuse
         return np.lib.format.read_array_header_2_0(fh)
-    return np.lib.format._read_array_header(fh, version)
+    raise ValueError(f"unknown .npy format version {version}")
 
 
 def open_npy(path: Path) -> NpyFile:

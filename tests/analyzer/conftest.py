@@ -27,7 +27,7 @@ class Built:
     zarr_folder: Path | None
 
 
-def _build(durations: list[float], seed: int) -> tuple[Any, Any]:
+def _build(durations: list[float], seed: int, sparse: bool = False) -> tuple[Any, Any]:
     si = pytest.importorskip("spikeinterface.core", reason=NEEDS)
     import probeinterface
 
@@ -47,17 +47,12 @@ def _build(durations: list[float], seed: int) -> tuple[Any, Any]:
     with warnings.catch_warnings():
         # the generated recording lives in memory and cannot be linked from a saved folder
         warnings.simplefilter("ignore", UserWarning)
-        analyzer = si.create_sorting_analyzer(sorting, recording, format="memory", sparse=False)
+        analyzer = si.create_sorting_analyzer(sorting, recording, format="memory", sparse=sparse)
     return analyzer, recording
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """A two-segment (3 s + 2 s) analyzer with all drift-map extensions, saved twice."""
-    analyzer, recording = _build([3.0, 2.0], seed=7)
-    analyzer.compute(EXTENSIONS, verbose=False)
-    base = tmp_path_factory.mktemp("si")
-    binary = base / "ses-01" / "analyzer"
+def _save(analyzer: Any, base: Path, binary_name: str, zarr_name: str) -> tuple[Path, Path | None]:
+    binary = base / binary_name
     zarr_folder = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -67,8 +62,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         except ImportError:
             pass
         else:
-            zarr_folder = base / "ses-02" / "analyzer.zarr"
+            zarr_folder = base / zarr_name
             analyzer.save_as(format="zarr", folder=zarr_folder)
+    return binary, zarr_folder
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A two-segment (3 s + 2 s) analyzer with all drift-map extensions, saved twice."""
+    analyzer, recording = _build([3.0, 2.0], seed=7)
+    analyzer.compute(EXTENSIONS, verbose=False)
+    base = tmp_path_factory.mktemp("si")
+    binary, zarr_folder = _save(analyzer, base, "ses-01/analyzer", "ses-02/analyzer.zarr")
+    return Built(analyzer, recording, binary, zarr_folder)
+
+
+@pytest.fixture(scope="session")
+def built_sparse(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """A one-segment (2 s) *sparse* analyzer with all drift-map extensions, saved twice."""
+    analyzer, recording = _build([2.0], seed=5, sparse=True)
+    analyzer.compute(EXTENSIONS, verbose=False)
+    base = tmp_path_factory.mktemp("si_sparse")
+    binary, zarr_folder = _save(analyzer, base, "ses-03/analyzer", "ses-04/analyzer.zarr")
     return Built(analyzer, recording, binary, zarr_folder)
 
 
