@@ -11,10 +11,11 @@ from driftqc.io.analyzer import (
     is_spikeinterface_object,
     read_analyzer,
 )
+from driftqc.io.files import session_files
 from driftqc.io.kilosort import detect_version, read_kilosort
 from driftqc.model import Sorting
 
-__all__ = ["detect_version", "load_sorting", "read_analyzer", "read_kilosort"]
+__all__ = ["detect_version", "load_sorting", "read_analyzer", "read_kilosort", "session_files"]
 
 
 def load_sorting(

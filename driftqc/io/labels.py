@@ -58,7 +58,10 @@ def read_label_file(path: Path) -> dict[int, str]:
     if not lines:
         raise SortingFormatError(f"{path} is empty; expected columns cluster_id and a label")
     delimiter = "\t" if "\t" in lines[0] else ","
-    rows = list(csv.reader(lines, delimiter=delimiter))
+    try:
+        rows = list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as exc:  # e.g. an unbalanced quote swallowing the rest of the file
+        raise SortingFormatError(f"{path} is not a readable table ({exc})") from None
     header = [h.strip() for h in rows[0]]
     if "cluster_id" not in header:
         raise SortingFormatError(f"{path} has no 'cluster_id' column (found {header})")

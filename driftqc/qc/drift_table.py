@@ -290,7 +290,7 @@ def with_drift_columns(qc: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
         sid: "; ".join(f"{row.shank}: {row.drift_qc}" for row in group.itertuples())
         for sid, group in per_shank.groupby("session", sort=False)
     }
-    whole = whole.assign(shank_qc=whole["session"].map(shank_qc).fillna(""))
+    whole = whole.assign(shank_qc=[shank_qc.get(sid, "") for sid in whole["session"]])
     merged = qc.merge(whole, on="session", how="left")
     counts = [c for c in ("drift_n_spikes", "drift_n_bins", "drift_n_valid_bins",
                           "n_drift_events") if c in merged]  # fmt: skip

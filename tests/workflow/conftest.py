@@ -46,5 +46,9 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
         encoding="utf-8",
     )
     write_config(workdir, "config/sessions.yaml")
-    result = snakemake(workdir, "--keep-going")
+    result = snakemake(workdir, "--keep-going", check=False)
+    # every job finished; the run exits non-zero only because session "bad" failed
+    assert result.returncode == 1, result.stderr[-8000:]
+    assert "did not complete successfully" not in result.stderr, result.stderr[-8000:]
+    assert "1 of 4 sessions FAILED" in result.stderr, result.stderr[-8000:]
     return FinishedRun(workdir, ["demo-a", "demo-b", "2024-01-05", "bad"], real, "bad", result)

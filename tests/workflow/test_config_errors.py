@@ -86,3 +86,16 @@ def test_ids_that_yaml_reads_as_dates_or_numbers_work_inline(tmp_path):
     result = snakemake(tmp_path, "-n")
     assert job_counts(result.stdout)["load"] == 2
     assert "session=2024-01-05" in result.stdout and "session=7" in result.stdout
+
+
+def test_session_versions_in_the_schema_are_the_readers_versions():
+    from pathlib import Path
+
+    import yaml
+
+    from driftqc.io.kilosort import KILOSORT_VERSIONS
+
+    root = Path(__file__).resolve().parents[2]
+    schema = yaml.safe_load((root / "workflow/schemas/sessions.schema.yaml").read_text())
+    entry = schema["properties"]["sessions"]["items"]["properties"]["version"]
+    assert tuple(entry["enum"]) == KILOSORT_VERSIONS

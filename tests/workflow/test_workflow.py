@@ -88,7 +88,11 @@ def test_corrupt_session_is_marked_and_does_not_block_the_others(finished_run):
     assert sidecar["status"] == "failed" and "spike_times.npy" in sidecar["error"]
     amplitudes = pd.read_csv(work / "results/summary/amplitudes.tsv", sep="\t")
     assert amplitudes.set_index("session").loc["bad", "status"] == "failed"
-    assert "FAILED" in finished_run.result.stderr  # the run ends by naming it
+    # the run ends by naming it, with its step, reason and log, and exits non-zero
+    assert finished_run.result.returncode == 1
+    summary = finished_run.result.stderr.split("1 of 4 sessions FAILED", 1)[1]
+    line = next(line for line in summary.splitlines() if line.split()[:1] == ["bad"])
+    assert "load" in line and "spike_times.npy" in line and "logs/load/bad.log" in line
 
 
 def test_renders_use_the_shared_amplitude_range(finished_run):
@@ -171,7 +175,9 @@ def test_changed_filter_refilters_without_reloading(finished_run):
 
 def test_deleted_output_is_remade_then_nothing_is_left(finished_run):
     (finished_run.workdir / "results/render/demo-a/depth_histogram.png").unlink()
-    snakemake(finished_run.workdir)
+    result = snakemake(finished_run.workdir, check=False)
+    assert result.returncode == 1 and "1 of 4 sessions FAILED" in result.stderr  # "bad"
+    assert job_counts(result.stdout + result.stderr) == {"render": 1, "grid": 1, "default": 1}
     assert (finished_run.workdir / "results/render/demo-a/depth_histogram.png").is_file()
     assert "Nothing to be done" in snakemake(finished_run.workdir, "-n").stdout
 

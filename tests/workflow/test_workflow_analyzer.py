@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
+from driftqc.io import session_files
 from tests.workflow.helpers import TINY_GRID, snakemake, write_config
 
 pytestmark = pytest.mark.workflow
@@ -57,7 +58,10 @@ def analyzer_run(tmp_path_factory):
 def test_load_reads_the_folder_sized_from_its_spikes(analyzer_run):
     workdir, folder, n_spikes, dry, _ = analyzer_run
     job = dry.stdout[dry.stdout.index("rule load:") :].split("\n\n")[0]
-    assert f"input: {folder}\n" in job + "\n"
+    # the job's inputs are the files the analyzer reader reads (any change reloads)
+    inputs = [str(p) for p in session_files(folder)]
+    assert all(p.startswith(str(folder)) for p in inputs)
+    assert f"input: {', '.join(inputs)}\n" in job + "\n"
     mem = int(re.search(r"mem_mb=(\d+)", job).group(1))
     assert mem == int(500 + 150e-6 * n_spikes)  # from sorting/spikes.npy, not a default
     record = json.loads((workdir / "results/qc/si-01/qc.json").read_text())

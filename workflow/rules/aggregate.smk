@@ -1,5 +1,6 @@
 # Steps across sessions: amplitude summary and shared range, between-session shifts, QC
-# tables, multi-session grid.
+# tables, multi-session grid (driftqc.pipeline.batch). A session whose record is unusable
+# is listed as failed; it never stops a summary.
 
 # seconds of work each: not worth a cluster job and its queueing
 localrules:
@@ -10,8 +11,8 @@ localrules:
 
 rule amplitude_summary:
     input:
-        qc=expand("results/qc/{session}/qc.json", session=SESSION_IDS),
-        samples=expand("results/qc/{session}/amplitude_sample.npy", session=SESSION_IDS),
+        qc=expand(rules.qc.output.qc, session=SESSION_IDS),
+        samples=expand(rules.qc.output.sample, session=SESSION_IDS),
     output:
         table=report(
             "results/summary/amplitudes.tsv",
@@ -45,7 +46,7 @@ rule amplitude_summary:
 
 rule session_shifts:
     input:
-        selections=expand("results/filter/{session}/selection.npz", session=SESSION_IDS),
+        selections=expand(rules.filter.output.selection, session=SESSION_IDS),
     output:
         table=report(
             "results/summary/session_shifts.tsv",
@@ -80,7 +81,7 @@ rule session_shifts:
 
 rule qc_summary:
     input:
-        qc=expand("results/qc/{session}/qc.json", session=SESSION_IDS),
+        qc=expand(rules.qc.output.qc, session=SESSION_IDS),
         drift=drift_qc_inputs,
         shifts=session_shifts_input,
     output:
@@ -115,8 +116,8 @@ rule qc_summary:
 
 rule grid:
     input:
-        selections=expand("results/filter/{session}/selection.npz", session=SESSION_IDS),
-        drift_maps=expand("results/render/{session}/drift_map.png", session=SESSION_IDS),
+        selections=expand(rules.filter.output.selection, session=SESSION_IDS),
+        drift_maps=expand(rules.render.output.drift_map, session=SESSION_IDS),
         shared=shared_range_input,
         shifts=session_shifts_input,
     output:

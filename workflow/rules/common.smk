@@ -6,11 +6,16 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
+from snakemake.settings.types import ExecMode
 from snakemake.utils import validate
 
-from driftqc.errors import OptionError
+from driftqc.errors import OptionError, SortingFormatError
+from driftqc.io import session_files
 from driftqc.io.analyzer import is_analyzer_folder
+from driftqc.io.npy import open_npy
 from driftqc.metrics import QCThresholds
+from driftqc.options import check_amplitude_filter, check_decimate, check_n_bins, check_scaling
+from driftqc.pipeline.summary import failed_sessions, format_failures
 from driftqc.sessions import (
     SessionsError,
     check_sessions,
@@ -22,27 +27,6 @@ validate(config, "../schemas/config.schema.yaml")
 
 # paths of synthetic sessions that rule demo_session writes
 DEMO_PATH = re.compile(r"^resources/demo/(none|linear|zigzag|step)-(kilosort2_5|kilosort4)-\d+/?$")
-# sorter files a cached session depends on (those present are tracked)
-SORTER_FILES = (
-    "spike_times.npy",
-    "spike_templates.npy",
-    "spike_clusters.npy",
-    "amplitudes.npy",
-    "templates.npy",
-    "template_ind.npy",
-    "whitening_mat_inv.npy",
-    "pc_features.npy",
-    "pc_feature_ind.npy",
-    "spike_positions.npy",
-    "channel_positions.npy",
-    "channel_shanks.npy",
-    "params.py",
-    "cluster_group.tsv",
-    "cluster_groups.csv",
-    "cluster_KSLabel.tsv",
-)
-
-
 def is_demo_path(path):
     """Whether rule demo_session makes this session folder."""
     return DEMO_PATH.match(str(path)) is not None
@@ -102,6 +86,37 @@ def check_drift_qc(options):
 check_drift_qc(config["drift_qc"])
 
 
+def check_options(config):
+    """Stop before any job on option values the schema cannot judge (e.g. [99, 1])."""
+    amplitude = config["filters"]["amplitude_filter"]
+    checks = {
+        "filters.decimate": lambda: check_decimate(config["filters"]["decimate"]),
+        "render.scaling": lambda: check_scaling(config["render"]["scaling"]),
+        "render.n_color_bins": lambda: check_n_bins(config["render"]["n_color_bins"]),
+        "amplitude_summary.shared_percentiles": lambda: _check_low_below_high(
+            config["amplitude_summary"]["shared_percentiles"]
+        ),
+    }
+    if amplitude is not None:
+        checks["filters.amplitude_filter.values"] = lambda: check_amplitude_filter(
+            amplitude["mode"], amplitude["values"]
+        )
+    for name, check in checks.items():
+        try:
+            check()
+        except OptionError as exc:
+            raise WorkflowError(f"config '{name}': {exc}") from None
+
+
+def _check_low_below_high(values):
+    low, high = values
+    if not low < high:
+        raise OptionError(f"{list(values)}: the low percentile must be below the high one")
+
+
+check_options(config)
+
+
 wildcard_constraints:
     session="|".join(re.escape(sid) for sid in SESSION_IDS),
 
@@ -114,13 +129,16 @@ def session_path(wildcards):
 
 
 def sorter_inputs(wildcards):
-    """The demo folder (made by a rule), an analyzer folder, or a Kilosort folder's files."""
+    """The demo folder (a rule's output), or every file the readers read for the session."""
     path = session_path(wildcards)
-    if is_demo_path(path) or not Path(path).is_dir() or is_analyzer_folder(path):
+    if is_demo_path(path):  # always the folder: its file list must not change once made
         return [path]
-    return [str(p) for p in sorted(Path(path).iterdir()) if p.name in SORTER_FILES] + [
-        str(p) for p in sorted(Path(path).glob("kilosort*.log"))
-    ]
+    version = SESSIONS[wildcards.session].get("version")
+    try:
+        return [str(p) for p in session_files(path, version=version)]
+    except Exception as exc:  # never stop the whole run: the load step reports the folder
+        logger.warning(f"session {wildcards.session}: cannot list the files of {path}: {exc}")
+        return [path]
 
 
 def load_params(wildcards):
@@ -171,7 +189,7 @@ def extra_formats():
 def shared_range_input(wildcards):
     """The shared amplitude range, when the shared scale is on."""
     if config["shared_amplitude_scale"]:
-        return "results/summary/shared_amplitude_range.json"
+        return rules.amplitude_summary.output.shared
     return []
 
 
@@ -196,44 +214,27 @@ def drift_qc_params():
 def drift_qc_inputs(wildcards):
     """Every session's drift QC record, when drift QC is on."""
     if DRIFT_QC:
-        return expand("results/drift_qc/{session}/drift_qc.json", session=SESSION_IDS)
+        return expand(rules.drift_qc.output.record, session=SESSION_IDS)
     return []
 
 
 def session_shifts_input(wildcards):
     """The between-session shift table, when drift QC is on."""
-    return "results/summary/session_shifts.tsv" if DRIFT_QC else []
-
-
-DRIFT_QC_OUTPUTS = [
-    "results/drift_qc/{session}/drift_qc.json",
-    "results/drift_qc/{session}/trace.tsv",
-    "results/drift_qc/{session}/events.tsv",
-    "results/drift_qc/{session}/unit_drift.tsv",
-    "results/drift_qc/{session}/drift_qc.png",
-]
+    return rules.session_shifts.output.table if DRIFT_QC else []
 
 
 def all_outputs():
-    per_session = [
-        "results/render/{session}/drift_map.png",
-        "results/render/{session}/depth_histogram.png",
-        "results/qc/{session}/qc.json",
-    ]
-    per_session += [f"results/render/{{session}}/drift_map.{ext}" for ext in extra_formats()]
-    if DRIFT_QC:
-        per_session += DRIFT_QC_OUTPUTS
+    """Every output of a run: each session's figures and records, then the summaries."""
+    render, qc = rules.render.output, rules.qc.output
+    per_session = [render.drift_map, render.histogram, *render.extra, qc.qc]
     summaries = [
-        "results/summary/qc.tsv",
-        "results/summary/drift_qc.tsv",
-        "results/summary/amplitudes.tsv",
-        "results/summary/amplitudes.png",
-        "results/summary/shared_amplitude_range.json",
-        "results/grid/drift_maps.png",
-        "results/grid/drift_maps.pdf",
+        *rules.qc_summary.output,
+        *rules.amplitude_summary.output,
+        *rules.grid.output,
     ]
     if DRIFT_QC:
-        summaries += ["results/summary/session_shifts.tsv", "results/summary/kymograph.png"]
+        per_session += list(rules.drift_qc.output)
+        summaries += list(rules.session_shifts.output)
     return expand(per_session, session=SESSION_IDS) + summaries
 
 
@@ -251,13 +252,21 @@ def estimated_spikes(wildcards):
         return config["demo"]["n_spikes"]
     if is_analyzer_folder(folder):
         spikes = folder / "sorting" / "spikes.npy"  # binary folder; zarr: unknown
-        return max(spikes.stat().st_size - 128, 0) // 24 if spikes.is_file() else DEFAULT_SPIKES
+        return _npy_rows(spikes, 24) if spikes.is_file() else DEFAULT_SPIKES
     path = folder / "spike_times.npy"
     if path.is_file():
-        return max(path.stat().st_size - 128, 0) // 8
+        return _npy_rows(path, 8)
     if is_demo_path(session_path(wildcards)):
         return config["demo"]["n_spikes"]
     return DEFAULT_SPIKES
+
+
+def _npy_rows(path, row_bytes):
+    """Rows of an .npy file from its header; from its size if the header cannot be read."""
+    try:
+        return open_npy(path).n_rows
+    except SortingFormatError:  # corrupt or truncated: the load step will say so
+        return max(path.stat().st_size - 128, 0) // row_bytes
 
 
 def load_mem_mb(wildcards, attempt):
@@ -300,14 +309,57 @@ def summary_runtime(wildcards, input, attempt):
     return int((5 + sum(Path(f).stat().st_size for f in input if Path(f).exists()) / 1e8) * attempt)
 
 
-def warn_about_failed_sessions():
-    """After a run, name the sessions that were marked failed (their data were bad)."""
-    import pandas as pd
+# ---------------------------------------------------------------- end of the run
+# Sessions whose data were bad do not stop a run (their records say why); the run ends with
+# a summary of them and, with fail_on_session_errors (default), a non-zero exit.
 
-    table = Path("results/summary/qc.tsv")
-    if not table.is_file():
+PER_SESSION_RULES = ("load", "filter", "qc", "render", "drift_qc")
+_failures_reported = False
+
+
+def session_failures():
+    """The failed sessions, from each session's records (QC, drift map, drift QC)."""
+    records = {"qc": rules.qc.output.qc, "render": rules.render.output.sidecar}
+    if DRIFT_QC:
+        records["drift_qc"] = rules.drift_qc.output.record
+    logs = {rule: getattr(rules, rule).log[0] for rule in PER_SESSION_RULES}
+    return failed_sessions(SESSION_IDS, records, logs)
+
+
+def report_failed_sessions(fail):
+    """Print the summary of failed sessions; raise (non-zero exit) if ``fail`` and any."""
+    global _failures_reported
+    _failures_reported = True
+    failures = session_failures()
+    if not failures:
         return
-    qc = pd.read_csv(table, sep="\t", dtype={"session": str})
-    failed = qc[qc["status"] != "ok"]
-    for row in failed.itertuples():
-        logger.warning(f"session {row.session} FAILED and is marked in the summaries: {row.error}")
+    summary = format_failures(failures, len(SESSION_IDS), table=rules.qc_summary.output.table)
+    if fail:
+        raise WorkflowError(
+            f"{summary}\n(config 'fail_on_session_errors: false' ends such a run with exit 0)"
+        )
+    logger.warning(summary)
+
+
+def report_also_when_nothing_to_do(workflow):
+    """Make a run with nothing to do report the failed sessions too (and exit non-zero).
+
+    Snakemake calls ``onsuccess`` only after jobs ran: when every output is up to date it
+    returns early. Wrapping the workflow's execute lets the summary follow every real run
+    (not dry runs, not the processes that run single jobs, not with --no-hooks) without
+    running any job.
+    """
+    execute = workflow.execute
+
+    def execute_then_report(*args, **kwargs):
+        result = execute(*args, **kwargs)
+        if (
+            not _failures_reported
+            and not workflow.dryrun
+            and workflow.exec_mode == ExecMode.DEFAULT
+            and not workflow.execution_settings.no_hooks
+        ):
+            report_failed_sessions(fail=config["fail_on_session_errors"])
+        return result
+
+    workflow.execute = execute_then_report

@@ -1,6 +1,7 @@
 # Per-session steps: read the sorter output once into a compact cache, filter, draw, QC.
-# A session that cannot be read gets failure records instead of data, so the others and
-# the summaries still complete (the summaries mark it).
+# Each script is one call of a step of driftqc.pipeline.session: whatever goes wrong with a
+# session (any exception) gives it failure records instead of data, with the traceback in
+# the job's log, so the others and the summaries still complete (the summaries mark it).
 
 
 rule load:
@@ -26,7 +27,7 @@ rule load:
 
 rule filter:
     input:
-        cache="results/cache/{session}/spikes.npz",
+        cache=rules.load.output.cache,
     output:
         selection="results/filter/{session}/selection.npz",
     params:
@@ -46,7 +47,7 @@ rule filter:
 
 rule render:
     input:
-        selection="results/filter/{session}/selection.npz",
+        selection=rules.filter.output.selection,
         shared=shared_range_input,
     output:
         drift_map=report(
@@ -86,8 +87,8 @@ rule render:
 
 rule qc:
     input:
-        cache="results/cache/{session}/spikes.npz",
-        selection="results/filter/{session}/selection.npz",
+        cache=rules.load.output.cache,
+        selection=rules.filter.output.selection,
     output:
         qc="results/qc/{session}/qc.json",
         sample="results/qc/{session}/amplitude_sample.npy",
@@ -108,8 +109,8 @@ rule qc:
 
 rule drift_qc:
     input:
-        selection="results/filter/{session}/selection.npz",
-        cache="results/cache/{session}/spikes.npz",
+        selection=rules.filter.output.selection,
+        cache=rules.load.output.cache,
     output:
         record="results/drift_qc/{session}/drift_qc.json",
         trace="results/drift_qc/{session}/trace.tsv",

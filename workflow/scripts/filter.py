@@ -2,10 +2,14 @@
 
 import sys
 
-from driftqc.io.cache import cache_selection
+from driftqc.pipeline.session import filter_step
 
 sys.stderr = open(snakemake.log[0], "w", encoding="utf-8")  # noqa: SIM115
 
-options = snakemake.params.options
-error = cache_selection(snakemake.input.cache, snakemake.output.selection, **options)
-print(f"{snakemake.wildcards.session}: {'FAILED: ' + error if error else 'ok'}", file=sys.stderr)
+filter_step(
+    snakemake.input.cache,
+    snakemake.output.selection,
+    session=snakemake.wildcards.session,
+    options=snakemake.params.options,
+    log=snakemake.log[0],
+)
