@@ -23,8 +23,8 @@ def get_amplitudes(
     Parameters
     ----------
     list_of_path_or_analyzer
-        Sorter output folders, SpikeInterface ``SortingAnalyzer`` objects or folders (needs
-        the ``spikeinterface`` extra), loaded sortings or ``DriftPlotter`` objects.
+        Sorter output folders, SpikeInterface ``SortingAnalyzer`` objects or saved analyzer
+        folders, loaded sortings or ``DriftPlotter`` objects.
     exclude_noise
         Leave out spikes of clusters labelled noise (see ``DriftPlotter``).
     concatenate

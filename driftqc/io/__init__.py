@@ -31,8 +31,8 @@ def load_sorting(
     ----------
     source
         A Kilosort 1–4 output folder (or a Phy export of one), a SpikeInterface
-        ``SortingAnalyzer``, or the folder an analyzer was saved to (binary folder or
-        ``.zarr``; needs the ``spikeinterface`` extra).
+        ``SortingAnalyzer``, or the folder an analyzer was saved to (binary folder, or
+        ``.zarr`` with the ``zarr`` extra; read as data, without SpikeInterface).
     version
         Overrides the Kilosort version detected from the folder's ``kilosort*.log``; ignored
         for analyzers.
