@@ -55,6 +55,8 @@ _REGISTERED = ("kilosort2_5", "kilosort3", "kilosort4")
 _RAW = ("kilosort", "kilosort1", "kilosort2")
 #: the versions a ``kilosort*.log`` name or a ``version=`` option may give
 KILOSORT_VERSIONS = (*_RAW, *_REGISTERED)
+#: longest plausible recording (s); a later spike means a wrong sample rate or file
+MAX_DURATION_S = 7 * 86_400.0
 # spikes checked at a time for order and whole sample numbers (temporaries stay small)
 _CHECK_BLOCK = 1 << 20
 # folder names that say which sorter wrote them, not which session they hold
@@ -210,6 +212,7 @@ class KilosortFolder:
             _vector_header(clusters_path, n, "integer ids") if clusters_path.is_file() else None
         )
         self._scale = _vector_header(folder / "amplitudes.npy", n, "numbers")
+        _check_duration(self.last_spike_time, self.sample_rate, self._times.path)
 
         self.positions = read_channel_positions(folder)
         self.shanks = read_channel_shanks(folder, self.positions)
@@ -524,6 +527,18 @@ def _as_times(
             raise SortingFormatError(_unsorted(path, where + _first(later)))
         previous = float(block[-1])
     return times
+
+
+def _check_duration(last_s: float, rate: float, path: Path) -> None:
+    """Refuse a session whose last spike comes after :data:`MAX_DURATION_S`.
+
+    No recording lasts weeks: such a time means ``sample_rate`` or the file is wrong.
+    """
+    if last_s > MAX_DURATION_S:
+        raise SortingFormatError(
+            f"{path}: the last spike is {last_s / 86400:.0f} days into the recording at "
+            f"sample_rate = {rate:g} Hz; check sample_rate in params.py"
+        )
 
 
 def _finite(value: object) -> float | None:

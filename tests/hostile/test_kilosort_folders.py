@@ -230,8 +230,9 @@ def test_non_numeric_gain_is_ignored_not_trusted(ks3: Path):
         (np.array([-30, 300, 3000], dtype=np.int64), "negative sample numbers"),
         (np.array([300, 30, 3000], dtype=np.int64), "not in time order"),
         (np.array([30, np.nan, 3000]), "NaN or infinite"),
+        (np.array([30, 300, 30_000 * 86_400 * 8], dtype=np.int64), "8 days into the recording"),
     ],
-    ids=["seconds", "negative", "unsorted", "nan"],
+    ids=["seconds", "negative", "unsorted", "nan", "weeks"],
 )
 def test_implausible_spike_times(ks3: Path, times: np.ndarray, message: str):
     np.save(ks3 / "spike_times.npy", times)
