@@ -1,4 +1,4 @@
-"""The list of sessions a batch processes, and finding sorter folders to fill it.
+r"""The list of sessions a batch processes, and finding sorter folders to fill it.
 
 A **session** is one sorted recording: an ``id`` (short, unique, used in file names and as
 the workflow's ``{session}`` wildcard), the ``path`` of its Kilosort output folder, and
@@ -16,7 +16,12 @@ the entry (its position and id) and the source file.
 a ``kilosort*.log``, or ``spike_times.npy`` beside ``params.py``) and SpikeInterface analyzer
 folders (binary or ``.zarr``, recognised by their ``spikeinterface_info``; never walked
 into), and derives ids from their relative paths, e.g. ``sub-01/ses-02/kilosort4`` →
-``sub-01_ses-02``, ``sub-01/ses-03/analyzer.zarr`` → ``sub-01_ses-03``.
+``sub-01_ses-02``, ``sub-01/ses-03/analyzer.zarr`` → ``sub-01_ses-03``. A folder whose path
+is not valid UTF-8 (Python holds it with surrogate escapes, e.g. ``ses-\udcff`` for the byte
+``0xff``) cannot be written to a YAML file, which is UTF-8 text: it is skipped with a
+:class:`SessionsWarning` naming it, rather than written wrongly. :func:`write_sessions_file`
+writes the whole list to a temporary file and renames it into place, so an error never leaves
+an empty or partial file.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ import datetime as dt
 import fnmatch
 import os
 import re
+import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -51,6 +58,10 @@ _GENERIC_PARTS = {
 
 class SessionsError(DriftQCError, ValueError):
     """A session list is malformed: a bad entry, a duplicate id or a missing folder."""
+
+
+class SessionsWarning(UserWarning):
+    """A folder was left out of a discovered session list (see the message for why)."""
 
 
 class _TextLoader(yaml.SafeLoader):
@@ -188,6 +199,12 @@ def discover_sessions(
     SessionsError
         If ``root`` is not a folder, or two folders would get the same id.
 
+    Warns
+    -----
+    SessionsWarning
+        For each folder left out because its path is not valid UTF-8 (it could not be
+        written to a sessions file).
+
     Examples
     --------
     >>> discover_sessions("/data/lab", ["sub-*/ses-*/**"])  # doctest: +SKIP
@@ -205,6 +222,15 @@ def discover_sessions(
     sessions = []
     owners: dict[str, Path] = {}
     for folder in found:
+        path = folder.resolve() if absolute else folder
+        if not _is_utf8(str(path)):
+            warnings.warn(
+                f"skipped {str(path)!r}: its path is not valid UTF-8, which a sessions file "
+                "(YAML) cannot hold; rename the folder to include it",
+                SessionsWarning,
+                stacklevel=2,
+            )
+            continue
         sid = session_id_from_path(folder.relative_to(root), fallback=root.resolve().name)
         if sid in owners:
             raise SessionsError(
@@ -212,7 +238,6 @@ def discover_sessions(
                 "narrow the search with --pattern or edit the ids by hand"
             )
         owners[sid] = folder
-        path = folder.resolve() if absolute else folder
         sessions.append({"id": sid, "path": str(path)})
     return sessions
 
@@ -249,11 +274,54 @@ def format_sessions(sessions: Iterable[Mapping[str, object]]) -> str:
 
 
 def write_sessions_file(sessions: Iterable[Mapping[str, object]], path: Path | str) -> Path:
-    """Write a session list as YAML (see :func:`format_sessions`); return the path."""
+    """Write a session list as YAML (see :func:`format_sessions`); return the path.
+
+    Missing parent folders are created. The text is written to a temporary file in the same
+    folder and renamed over ``path`` once complete: on any error ``path`` is left as it was.
+
+    Raises
+    ------
+    SessionsError
+        If a value is not valid UTF-8 text (a path with surrogate escapes), naming the entry.
+    OSError
+        If the file cannot be written.
+    """
     path = Path(path)
+    sessions = list(sessions)
+    for index, entry in enumerate(sessions, start=1):
+        for key in SESSION_FIELDS:
+            value = entry.get(key)
+            if value is not None and not _is_utf8(str(value)):
+                raise SessionsError(
+                    f"{path}: entry {index} ({key} {str(value)!r}) is not valid UTF-8 and "
+                    "cannot be written to a sessions file"
+                )
+    data = format_sessions(sessions).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(format_sessions(sessions), encoding="utf-8")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
+
+
+def _is_utf8(text: str) -> bool:
+    """Return whether ``text`` can be encoded as UTF-8 (no surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _quoted(text: str) -> str:

@@ -1,9 +1,37 @@
-"""Command-line options shared by the subcommands that select and shade spikes."""
+"""Command-line options shared by the subcommands, and the checks every command makes first.
+
+Options are checked before any session is read, so a typo fails in a second rather than after
+minutes of loading: :func:`check_selection_options` (filters and shading),
+:func:`check_output_file` (the folder exists, the name is not a folder, the format can be
+written). Messages name the command-line flag (``--amplitude-range``), never the library
+parameter behind it; :func:`flag_names` rewrites library messages raised while a command runs.
+Output files are written through :func:`atomic_output`: a temporary file in the same folder,
+renamed over the target only once complete, so an error never leaves a partial or empty file.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import tempfile
+from collections.abc import Collection, Iterator
+from pathlib import Path
 from typing import Any
+
+from driftqc.errors import DriftQCError, OptionError
+
+#: library parameter -> the flag that sets it, for messages
+FLAGS = {
+    "filter_amplitude_values": "--amplitude-range",
+    "filter_amplitude_mode": "--amplitude-filter",
+    "amplitude_cmap_scaling": "--scaling",
+    "n_color_bins": "--color-bins",
+    "point_size": "--point-size",
+    "exclude_noise": "--exclude-noise",
+    "decimate": "--decimate",
+    "version": "--version",
+}
 
 
 def _decimate(value: str) -> int | str | bool:
@@ -90,3 +118,146 @@ def selection_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "filter_amplitude_mode": args.amplitude_filter,
         "filter_amplitude_values": tuple(args.amplitude_range),
     }
+
+
+def check_selection_options(args: argparse.Namespace) -> None:
+    """Check the selection and shading options before any session is read.
+
+    Raises
+    ------
+    OptionError
+        Naming the flag: an inconsistent amplitude filter, a bad grey scale, colour-bin count,
+        point size or decimation.
+    """
+    from driftqc.options import (
+        check_amplitude_filter,
+        check_decimate,
+        check_n_bins,
+        check_positive,
+        check_scaling,
+    )
+
+    if args.amplitude_range and args.amplitude_filter is None:
+        raise OptionError("--amplitude-range needs --amplitude-filter percentile|absolute")
+    if args.amplitude_filter is not None and not args.amplitude_range:
+        mode = args.amplitude_filter
+        raise OptionError(f"--amplitude-filter {mode} needs --amplitude-range LOW HIGH")
+    with flag_names():
+        check_decimate(args.decimate)
+        check_amplitude_filter(args.amplitude_filter, tuple(args.amplitude_range))
+        check_scaling(args.scaling)
+        check_n_bins(args.color_bins)
+        check_positive(args.point_size, "point_size")
+
+
+@contextlib.contextmanager
+def flag_names() -> Iterator[None]:
+    """Re-raise a driftqc error whose message names library parameters, naming flags instead.
+
+    ``filter_amplitude_values=(5, 1): low is above high`` becomes
+    ``--amplitude-range (5, 1): low is above high`` (as an :class:`OptionError`).
+    """
+    try:
+        yield
+    except DriftQCError as exc:
+        message = str(exc)
+        for name, flag in FLAGS.items():
+            message = message.replace(f"{name}=", f"{flag} ")
+        if message == str(exc):
+            raise
+        raise OptionError(message) from None
+
+
+def check_positive_ints(values: object, flag: str) -> None:
+    """Raise :class:`OptionError` naming ``flag`` unless every value is a whole number > 0."""
+    numbers = list(values) if isinstance(values, list | tuple) else [values]
+    if any(not isinstance(v, int) or v < 1 for v in numbers):
+        shown = " ".join(str(v) for v in numbers)
+        what = "positive whole numbers" if len(numbers) > 1 else "a positive whole number"
+        raise OptionError(f"{flag} {shown}: must be {what}")
+
+
+def check_output_file(path: Path, flag: str, formats: Collection[str], writer: str) -> str:
+    """Check an output file name before any work is done; return its format (extension).
+
+    Parameters
+    ----------
+    path
+        The file to write.
+    flag
+        The option that named it, e.g. ``"-o/--output"``.
+    formats
+        File extensions (lower case, no dot) the writer supports.
+    writer
+        Who writes it, for the message, e.g. ``"matplotlib"``.
+
+    Returns
+    -------
+    str
+        The format, from the extension (lower case).
+
+    Raises
+    ------
+    OptionError
+        If ``path`` is a folder, its folder does not exist or is not writable, or its
+        extension is missing or not one of ``formats``.
+    """
+    known = ", ".join(f".{f}" for f in sorted(formats))
+    if path.is_dir():
+        raise OptionError(f"{flag} {path} is a folder; give a file name, e.g. {path / 'map.png'}")
+    folder = path.parent
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise OptionError(f"{flag} {path}: the folder {folder} {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OptionError(f"{flag} {path}: the folder {folder} is not writable")
+    fmt = path.suffix[1:].lower()
+    if not fmt:
+        raise OptionError(f"{flag} {path}: give the file an extension ({known})")
+    if fmt not in formats:
+        raise OptionError(f"{flag} {path}: {writer} cannot write .{fmt} files; use {known}")
+    return fmt
+
+
+def matplotlib_formats() -> set[str]:
+    """Extensions matplotlib can save a figure as (imports matplotlib, not pyplot)."""
+    from matplotlib.figure import Figure
+
+    return {f.lower() for f in Figure().canvas.get_supported_filetypes()}
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``.
+
+    The temporary file has the same extension (writers pick the format from it). If the body
+    raises, the temporary file is removed and ``path`` is left as it was.
+    """
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise _about(exc, path) from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename in (None, name, tmp):
+            raise _about(exc, path) from None
+        raise
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _about(exc: OSError, path: Path) -> OSError:
+    """Return the same file system error, naming ``path`` rather than the temporary file."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), os.fspath(path))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

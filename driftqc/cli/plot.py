@@ -1,11 +1,28 @@
-"""``driftqc plot``: draw a drift map of one sorter output folder to an image file."""
+"""``driftqc plot``: draw a drift map of one sorter output folder to an image file.
+
+Everything is checked before the session is read: the output's folder must exist, the name
+must not be a folder and its extension must be a format matplotlib writes. The image is
+written to a temporary file beside the output and renamed into place when complete.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from driftqc.cli.common import add_selection_options, selection_kwargs
+from driftqc.cli.common import (
+    add_selection_options,
+    atomic_output,
+    check_output_file,
+    check_positive_ints,
+    check_selection_options,
+    flag_names,
+    matplotlib_formats,
+    selection_kwargs,
+)
+from driftqc.errors import OptionError
+
+MAX_DPI = 1200  # a 10 × 7.5 inch figure: 12 000 × 9 000 pixels
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sorter_dir", type=Path, help="Kilosort output folder or SpikeInterface analyzer folder"
     )
     parser.add_argument(
-        "-o", "--output", type=Path, required=True, help="image file to write (.png, .pdf, .svg)"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="image file to write; its extension sets the format (.png, .pdf, .svg, .jpg, ...). "
+        "Its folder must exist; a folder is not accepted",
     )
     parser.add_argument("--histogram", action="store_true", help="add a depth histogram")
     parser.add_argument(
@@ -37,23 +59,32 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         choices=("count", "mean_amplitude", "max_amplitude"),
     )
     parser.add_argument("--title", default=None, help="figure title")
-    parser.add_argument("--dpi", type=int, default=150, help="resolution of raster images")
+    parser.add_argument(
+        "--dpi", type=int, default=150, help=f"resolution of raster images (1 to {MAX_DPI})"
+    )
     add_selection_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Draw and save the drift map."""
+    fmt = check_output_file(args.output, "-o/--output", matplotlib_formats(), "matplotlib")
+    check_positive_ints(args.dpi, "--dpi")
+    if args.dpi > MAX_DPI:
+        raise OptionError(f"--dpi {args.dpi}: at most {MAX_DPI} (the image would be too large)")
+    check_selection_options(args)
+
     from driftqc.plotting.figure import new_figure
 
     kwargs = selection_kwargs(args)
     figure = new_figure((10, 7.5))
-    if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
-        caption = _streamed_density(args, kwargs, figure)
-    else:
-        caption = _in_memory(args, kwargs, figure)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.output, dpi=args.dpi)
+    with flag_names():
+        if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
+            caption = _streamed_density(args, kwargs, figure)
+        else:
+            caption = _in_memory(args, kwargs, figure)
+    with atomic_output(args.output) as tmp:
+        figure.savefig(tmp, dpi=args.dpi, format=fmt)
     print(f"{args.output}: {caption}")
     return 0
 

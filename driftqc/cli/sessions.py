@@ -1,9 +1,16 @@
-"""``driftqc sessions``: find Kilosort output folders under a directory and list them."""
+r"""``driftqc sessions``: find Kilosort output folders under a directory and list them.
+
+The list is built and checked in full before ``-o FILE`` is touched, then written to a
+temporary file and renamed into place: an error never leaves an empty or partial file.
+Folders whose path is not valid UTF-8 cannot go into a YAML file; they are skipped with a
+one-line warning each, naming them (Python's escaped form, e.g. ``'ses-\udcff'``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 
@@ -16,7 +23,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Find Kilosort output folders (a folder with a kilosort*.log, or with "
             "spike_times.npy and params.py) under ROOT and write them as a sessions YAML "
             "for the workflow. Ids come from the relative path, e.g. "
-            "sub-01/ses-02/kilosort4 -> sub-01_ses-02."
+            "sub-01/ses-02/kilosort4 -> sub-01_ses-02. Folders whose path is not valid UTF-8 "
+            "are skipped with a warning (a YAML file cannot hold them)."
         ),
     )
     parser.add_argument("root", type=Path, help="top of the directory tree to search")
@@ -29,7 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(e.g. 'sub-*/ses-*/*'); repeatable",
     )
     parser.add_argument(
-        "-o", "--output", type=Path, default=None, help="sessions file to write (default: stdout)"
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="sessions file to write (default: stdout); missing parent folders are created, "
+        "the file is replaced only once the list is complete",
     )
     parser.add_argument(
         "--relative", action="store_true", help="write paths as found, not absolute"
@@ -39,9 +52,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Find the sessions and write the list."""
+    from driftqc.errors import OptionError
     from driftqc.sessions import discover_sessions, format_sessions, write_sessions_file
 
-    sessions = discover_sessions(args.root, args.pattern, absolute=not args.relative)
+    if args.output is not None and args.output.is_dir():
+        example = args.output / "sessions.yaml"
+        raise OptionError(f"-o/--output {args.output} is a folder; give a file, e.g. {example}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sessions = discover_sessions(args.root, args.pattern, absolute=not args.relative)
+    for warning in caught:
+        print(f"driftqc sessions: warning: {warning.message}", file=sys.stderr)
     if not sessions:
         print(f"driftqc sessions: no Kilosort output folder found under {args.root}",
               file=sys.stderr)  # fmt: skip
@@ -50,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(format_sessions(sessions))
     else:
         write_sessions_file(sessions, args.output)
-        print(f"{args.output}: {len(sessions)} sessions", file=sys.stderr)
+        n = len(sessions)
+        print(f"{args.output}: {n} session{'' if n == 1 else 's'}", file=sys.stderr)
     return 0

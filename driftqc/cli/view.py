@@ -3,16 +3,39 @@
 Each folder becomes one panel (a :class:`driftqc.interactive.DriftmapPlotWidget` with the
 same selection options as ``driftqc plot``); panels share one depth axis. With
 ``--screenshot FILE`` nothing is shown: the viewer is rendered offscreen to an image and the
-command exits, which works on machines without a display (clusters, CI).
+command exits, which works on machines without a display (clusters, CI). Without it, on a
+Linux machine with no display (neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set, and no
+non-X ``QT_QPA_PLATFORM`` chosen) the command stops with a message suggesting
+``--screenshot`` instead of letting Qt abort.
+
+Options are checked before any session is read: ``--grid``, ``--size`` (positive), the
+selection options, and ``--screenshot`` (its folder must exist, its extension must be an image
+format Qt writes). The screenshot is written to a temporary file and renamed into place.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from driftqc.cli.common import add_selection_options, selection_kwargs
+from driftqc.cli.common import (
+    add_selection_options,
+    atomic_output,
+    check_output_file,
+    check_positive_ints,
+    check_selection_options,
+    flag_names,
+    selection_kwargs,
+)
+
+#: QT_QPA_PLATFORM values that need an X11 or Wayland display
+_DISPLAY_PLATFORMS = ("xcb", "wayland")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         default=None,
         metavar="FILE",
-        help="render the viewer offscreen to this image (.png) and exit instead of showing it",
+        help="render the viewer offscreen to this image and exit instead of showing it "
+        "(no display needed; .png, .jpg, .bmp, ...; its folder must exist)",
     )
     parser.add_argument(
         "--size",
@@ -45,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         nargs=2,
         default=(700, 820),
         metavar=("WIDTH", "HEIGHT"),
-        help="size of one panel in pixels (default 700 820)",
+        help="size of one panel in pixels, both positive (default 700 820)",
     )
     add_selection_options(parser)
     parser.set_defaults(handler=run)
@@ -54,40 +78,136 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the panels and show them, or save a screenshot."""
     from driftqc.errors import OptionError
+
+    check_positive_ints(args.size, "--size")
+    check_selection_options(args)
+    if args.screenshot is not None:
+        # no display needed for a screenshot; must be set before Qt starts
+        if _no_display():  # even if QT_QPA_PLATFORM names xcb or wayland: Qt would abort
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    elif _no_display():
+        raise OptionError(
+            "no display to show the viewer on (neither DISPLAY nor WAYLAND_DISPLAY is set); "
+            "use --screenshot FILE to render it to an image instead"
+        )
+
+    from driftqc.interactive import MultiSessionDriftmapWidget, ensure_app
+    from driftqc.interactive._qt import QtCore, QtGui
     from driftqc.interactive.grid import grid_shape
 
     try:
         grid_shape(len(args.sorter_dirs), args.grid)
     except ValueError as exc:
         raise OptionError(f"--grid: {exc}") from None
+    fmt = None
     if args.screenshot is not None:
-        # no display needed for a screenshot; must be set before Qt starts
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        formats = {bytes(f).decode().lower() for f in QtGui.QImageWriter.supportedImageFormats()}
+        fmt = check_output_file(args.screenshot, "--screenshot", formats, "Qt")
 
-    from driftqc.interactive import MultiSessionDriftmapWidget, ensure_app
     from driftqc.plotter import DriftPlotter
 
     kwargs = selection_kwargs(args)
     app = ensure_app()
     panels = []
-    for folder in args.sorter_dirs:
-        plotter = DriftPlotter(folder, version=args.ks_version)
-        panel = plotter.drift_map_plot_interactive(**kwargs, title=True)
-        print(f"{folder}: {panel.selection.caption}")
-        panels.append(panel)
-    width, height = args.size
-    widget = MultiSessionDriftmapWidget(panels, grid=args.grid, width=width, height=height)
-    if args.screenshot is None:
-        widget.plot()
-        return 0
-    widget.show()
-    app.processEvents()
-    args.screenshot.parent.mkdir(parents=True, exist_ok=True)
-    saved = widget.grab().save(str(args.screenshot))
-    widget.close()
-    widget.deleteLater()
-    app.processEvents()
-    if not saved:
-        raise OptionError(f"--screenshot: could not write {args.screenshot} (unknown format?)")
-    print(f"wrote {args.screenshot}")
+    with flag_names(), _without_offscreen_notice():
+        for folder in args.sorter_dirs:
+            plotter = DriftPlotter(folder, version=args.ks_version)  # reading: Ctrl-C at once
+            with _deferred_interrupt(app) as check_interrupt:
+                panel = plotter.drift_map_plot_interactive(**kwargs, title=True)
+            check_interrupt()
+            print(f"{folder}: {panel.selection.caption}")
+            panels.append(panel)
+    with _deferred_interrupt(app) as check_interrupt, _without_offscreen_notice():
+        width, height = args.size
+        widget = MultiSessionDriftmapWidget(panels, grid=args.grid, width=width, height=height)
+        check_interrupt()
+        if args.screenshot is None:
+            # said from inside the event loop, once the window is up
+            QtCore.QTimer.singleShot(0, _say_open)
+            widget.plot()
+            check_interrupt()
+            return 0
+        return _screenshot(app, widget, args.screenshot, fmt)
+
+
+def _screenshot(app: Any, widget: Any, path: Path, fmt: str | None) -> int:
+    """Render ``widget`` offscreen to ``path`` (written atomically)."""
+    from driftqc.errors import OptionError
+
+    try:
+        widget.show()
+        app.processEvents()
+        with atomic_output(path) as tmp:
+            if not widget.grab().save(str(tmp), fmt):
+                raise OptionError(f"--screenshot {path}: Qt could not write the image")
+    finally:
+        widget.close()
+        widget.deleteLater()
+        app.processEvents()
+    print(f"wrote {path}")
     return 0
+
+
+@contextlib.contextmanager
+def _deferred_interrupt(app: Any) -> Iterator[Callable[[], None]]:
+    """Hold Ctrl-C while Qt builds and shows the viewer; yield a check that raises it.
+
+    A :class:`KeyboardInterrupt` raised inside one of pyqtgraph's Python overrides, called
+    from Qt's C++ code, can crash the process. While the viewer is built, Ctrl-C is only
+    noted (and the event loop told to stop as soon as it runs); the check raises it at the
+    next safe point. Inside the event loop :func:`driftqc.interactive._qt.exec_app` handles
+    Ctrl-C itself.
+    """
+    from driftqc.interactive._qt import QtCore
+
+    pending: list[int] = []
+
+    def on_sigint(signum: int, frame: object) -> None:
+        pending.append(signum)
+        QtCore.QTimer.singleShot(0, lambda: app.exit(0))
+
+    def check() -> None:
+        if pending:
+            raise KeyboardInterrupt
+
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def _say_open() -> None:
+    print("viewer open: close its window or press Ctrl-C to quit", flush=True)
+
+
+@contextlib.contextmanager
+def _without_offscreen_notice() -> Iterator[None]:
+    """Pass Qt's messages on, except the offscreen platform's notice about size hints.
+
+    The Python handler is removed on the way out, so none is left for Qt's own exit.
+    """
+    from driftqc.interactive._qt import QtCore
+
+    def handler(mode: object, context: object, message: str) -> None:
+        if "propagateSizeHints" not in message:
+            print(message, file=sys.stderr)
+
+    previous = QtCore.qInstallMessageHandler(handler)
+    try:
+        yield
+    finally:
+        QtCore.qInstallMessageHandler(previous)
+
+
+def _no_display() -> bool:
+    """Return whether Qt would abort for want of a display (Linux, X11/Wayland platforms)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return False
+    chosen = [p.split(":")[0] for p in os.environ.get("QT_QPA_PLATFORM", "").split(";") if p]
+    # e.g. offscreen, eglfs, linuxfb, vnc need no X11/Wayland display
+    return not chosen or all(p.startswith(_DISPLAY_PLATFORMS) for p in chosen)

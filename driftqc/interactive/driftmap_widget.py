@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from driftqc.interactive._qt import QtCore, QtWidgets, ensure_app, pg
+from driftqc.interactive._lifetime import track
+from driftqc.interactive._qt import QtCore, QtWidgets, ensure_app, exec_app, pg
 from driftqc.interactive.lookup import SpikeLocator
 from driftqc.interactive.scatter_item import BinScatterItem
 from driftqc.interactive.template_view import TemplatePanel
 from driftqc.options import check_n_bins, check_positive, check_scaling
 from driftqc.selection import Selection
 from driftqc.shading import AmplitudeShading, amplitude_shading, grey_rgba
+from driftqc.text import printable
 
 HOVER_RADIUS_PX = 8.0  # how close (screen pixels) the mouse must be to a spike
 _IDLE_TEXT = "Hover over a spike to read it; click it to see its template."
@@ -106,7 +108,7 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         self.bins = self.shading.bin_of(shown.amplitudes)
         self.selected_index: int | None = None
         self._locator = SpikeLocator(shown.times, shown.depths)
-        self.setWindowTitle(f"Drift map — {shown.info.name}")
+        self.setWindowTitle(printable(f"Drift map — {shown.info.name}"))
 
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
@@ -149,16 +151,15 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         layout.addWidget(self.caption_label)
 
         scene = self.plot_item.scene()
-        self._hover_proxy = pg.SignalProxy(
-            scene.sigMouseMoved, rateLimit=60, slot=lambda args: self.hover_at(args[0])
-        )
+        self._hover_proxy = pg.SignalProxy(scene.sigMouseMoved, rateLimit=60, slot=self._on_hover)
         scene.sigMouseClicked.connect(self._on_scene_clicked)
+        track(self)  # deleted before Python shuts down if still alive then
 
     # -- public ----------------------------------------------------------------------------
     def plot(self) -> None:
-        """Show the widget and run the Qt event loop until the window is closed."""
+        """Show the widget and run the Qt event loop until the window is closed (or Ctrl-C)."""
         self.show()
-        self._app.exec()
+        exec_app(self._app)
 
     @property
     def view_box(self) -> pg.ViewBox:
@@ -214,7 +215,7 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         template = int(shown.templates[index])
         if template != cluster:
             unit += f", template {template}"
-        return (
+        return printable(
             f"t = {shown.times[index]:.4f} s   depth = {shown.depths[index]:.1f} µm   "
             f"amplitude = {shown.amplitudes[index]:.4g} {info.amplitude_unit}   {unit}"
         )
@@ -257,7 +258,15 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         grey = f"grey: {shading.n_bins} amplitude bins, {low:.3g}–{high:.3g} {unit}"
         if isinstance(shading.scaling, str) and shading.scaling != "linear":
             grey += f" ({shading.scaling} scale)"
-        return f"{self.selection.caption}; {grey}"
+        return printable(f"{self.selection.caption}; {grey}")
+
+    def _on_hover(self, args: tuple) -> None:
+        self.hover_at(args[0])
+
+    def _shutdown(self) -> None:
+        """Disconnect the mouse handlers before the widget is deleted at exit."""
+        self._hover_proxy.disconnect()
+        self.plot_item.scene().sigMouseClicked.disconnect(self._on_scene_clicked)
 
     def _on_scene_clicked(self, event: object) -> None:
         if event.button() != QtCore.Qt.MouseButton.LeftButton or event.double():  # type: ignore[attr-defined]
@@ -267,10 +276,10 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
 
 def default_title(selection: Selection) -> str:
     """Return the title used for ``title=True``."""
-    return f"Drift map: {selection.kept.info.name}"
+    return printable(f"Drift map: {selection.kept.info.name}")
 
 
 def _title_text(title: bool | str | None, selection: Selection) -> str | None:
     if title is True:
         return default_title(selection)
-    return str(title) if title else None
+    return printable(title) if title else None

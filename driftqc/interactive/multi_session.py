@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from driftqc.interactive._qt import QtWidgets, ensure_app, pg
+from driftqc.interactive._lifetime import track
+from driftqc.interactive._qt import QtWidgets, ensure_app, exec_app, pg
 from driftqc.interactive.driftmap_widget import DriftmapPlotWidget
 from driftqc.interactive.grid import grid_shape
 
@@ -83,17 +84,23 @@ class MultiSessionDriftmapWidget(QtWidgets.QWidget):
         self.resize(int(width) * self.n_cols, int(height) * self.n_rows)
         self._linking = False
         self._link_depths()
+        track(self)  # deleted before Python shuts down if still alive then
 
     def plot(self) -> None:
-        """Show the widget and run the Qt event loop until the window is closed."""
+        """Show the widget and run the Qt event loop until the window is closed (or Ctrl-C)."""
         self.show()
-        self._app.exec()
+        exec_app(self._app)
 
     def _link_depths(self) -> None:
         lows, highs = zip(*(p.view_box.viewRange()[1] for p in self.panels), strict=True)
         for panel in self.panels:
             panel.view_box.setYRange(min(lows), max(highs), padding=0)
             panel.view_box.sigYRangeChanged.connect(self._on_depth_changed)
+
+    def _shutdown(self) -> None:
+        """Unlink the depth axes before the widget is deleted at exit."""
+        for panel in self.panels:
+            panel.view_box.sigYRangeChanged.disconnect(self._on_depth_changed)
 
     def _on_depth_changed(self, view_box: pg.ViewBox, y_range: Sequence[float]) -> None:
         if self._linking:

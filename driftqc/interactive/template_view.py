@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from driftqc.interactive._lifetime import track
 from driftqc.interactive._qt import QtCore, QtWidgets, pg
 from driftqc.interactive.heatmap import TemplateHeatmap, symmetric_levels, template_heatmap
+from driftqc.text import printable
 
 # blue – white – red, as in ColorBrewer's RdBu: negative (trough) blue, positive red
 _DIVERGING = pg.ColorMap(
@@ -107,6 +109,7 @@ class TemplatePanel(QtWidgets.QWidget):
         self.fix_limits.toggled.connect(self._on_fix_toggled)
         self.low_spin.valueChanged.connect(self._on_limits_edited)
         self.high_spin.valueChanged.connect(self._on_limits_edited)
+        track(self)  # deleted before Python shuts down if still alive then
 
     @property
     def mode(self) -> str:
@@ -122,7 +125,7 @@ class TemplatePanel(QtWidgets.QWidget):
     def show_template(self, template: int, caption: str = "") -> None:
         """Draw template ``template``; ``caption`` goes into the panel's title."""
         self._template = int(template)
-        self._caption = caption
+        self._caption = printable(caption)
         self._redraw()
 
     def _redraw(self, *_: object) -> None:

@@ -56,6 +56,7 @@ from driftqc.io.analyzer_folder import (
 )
 from driftqc.io.geometry import peak_to_trough, shanks_from_positions, template_depths
 from driftqc.model import KNOWN_LABELS, SessionInfo, Sorting, SpikeTable
+from driftqc.text import printable
 
 __all__ = [
     "LABEL_PROPERTIES",
@@ -459,5 +460,5 @@ def _session_name(folder: Path | None) -> str:
     resolved = folder.resolve()
     stem = resolved.name.removesuffix(".zarr")
     if stem.lower() in _GENERIC_NAMES and resolved.parent.name:
-        return f"{resolved.parent.name}/{resolved.name}"
-    return resolved.name
+        return printable(f"{resolved.parent.name}/{resolved.name}")
+    return printable(resolved.name)

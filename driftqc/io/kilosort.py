@@ -50,6 +50,7 @@ from driftqc.io.ops import ops_number, read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import PCDepthReader
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
+from driftqc.text import printable
 
 _REGISTERED = ("kilosort2_5", "kilosort3", "kilosort4")
 _RAW = ("kilosort", "kilosort1", "kilosort2")
@@ -450,16 +451,7 @@ def _session_name(folder: Path) -> str:
     name = resolved.name
     if _GENERIC_FOLDER_NAME.fullmatch(name) and resolved.parent.name:
         name = f"{resolved.parent.name}/{name}"
-    return printable_name(name)
-
-
-def printable_name(name: str) -> str:
-    """Return a folder name as drawable text: undecodable bytes become U+FFFD.
-
-    Python keeps bytes of a file name that are not valid UTF-8 as lone surrogates, which
-    fonts, JSON and YAML writers reject.
-    """
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return printable(name)
 
 
 def _depth_frame(version: str) -> str:

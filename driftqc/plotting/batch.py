@@ -33,6 +33,7 @@ from driftqc.plotting.drift_plots import plot_drift_map_with_trace, plot_kymogra
 from driftqc.plotting.figure import new_figure
 from driftqc.qc import ALL_SHANKS, SessionDriftQC
 from driftqc.selection import Selection
+from driftqc.text import printable
 
 FAILED_COLOUR = "C3"
 
@@ -50,7 +51,8 @@ def failure_figure(title: str, message: str, size: tuple[float, float] = (8.0, 6
         Figure size in inches.
     """
     fig = new_figure(size, layout=None)
-    fig.text(0.5, 0.5, f"{title}\nfailed: {message}", ha="center", va="center", wrap=True,
+    text = printable(f"{title}\nfailed: {message}")
+    fig.text(0.5, 0.5, text, ha="center", va="center", wrap=True,
              color=FAILED_COLOUR)  # fmt: skip
     return fig
 
@@ -194,13 +196,14 @@ class SessionGrid:
     def draw(self, sid: str, value: Mapping[object, Selection] | str) -> None:
         """Draw one session's panels: its selection per shank key, or why it failed."""
         for key, ax in self._cells[sid]:
-            title = self._titles.get(sid, sid) + ("" if key == ALL_SHANKS else f", shank {key}")
+            title = printable(self._titles.get(sid, sid))
+            title += "" if key == ALL_SHANKS else f", shank {key}"
             shift = (self._shifts or {}).get(sid, {}).get(str(key))
             if self._shifts is not None:
                 title += f"; shift {shift:+.1f} µm" if shift is not None else "; shift n/a"
             if isinstance(value, str):
-                ax.text(0.5, 0.5, f"failed:\n{value}", transform=ax.transAxes, ha="center",
-                        wrap=True, fontsize=7, color=FAILED_COLOUR)  # fmt: skip
+                ax.text(0.5, 0.5, printable(f"failed:\n{value}"), transform=ax.transAxes,
+                        ha="center", wrap=True, fontsize=7, color=FAILED_COLOUR)  # fmt: skip
                 ax.set_title(textwrap.fill(title, self._width), fontsize=7, loc="left")
                 continue
             selection = value.get(key)
@@ -305,7 +308,7 @@ def plot_session_drift_qc(
             title=f"{trace.frame} frame{where}",
             **options,
         )
-        sub.suptitle(f"{title}{where}: {trace.frame} frame", fontsize=10)
+        sub.suptitle(printable(f"{title}{where}: {trace.frame} frame"), fontsize=10)
     return fig
 
 
@@ -333,7 +336,8 @@ def plot_shift_kymographs(
     for k, (key, item) in enumerate(shifts.items(), start=1):
         ax = fig.add_subplot(1, len(shifts), k)
         where = "whole probe" if key == ALL_SHANKS else f"shank {key}"
-        plot_kymograph(item, ax=ax, title=f"{where}: reference {item.names[item.reference]}")
+        reference = printable(item.names[item.reference])
+        plot_kymograph(item, ax=ax, title=f"{where}: reference {reference}")
     if failed:
-        fig.suptitle(f"not compared (failed): {', '.join(failed)}", color=FAILED_COLOUR)
+        fig.suptitle(printable(f"not compared (failed): {', '.join(failed)}"), color=FAILED_COLOUR)
     return fig

@@ -41,6 +41,7 @@ from driftqc.options import check_positive
 from driftqc.plotting.figure import new_figure
 from driftqc.selection import Selection
 from driftqc.shading import LIGHTEST_GREY, AmplitudeShading, amplitude_shading, grey_rgba
+from driftqc.text import printable
 
 if TYPE_CHECKING:
     from driftqc.streaming import StreamedSummary
@@ -258,7 +259,8 @@ def plot_depth_histogram(
     )
     ax.set_ylim(*_depth_limits(kept.depths))
     text = _title_text(title, kept.info.name, "Depth histogram")
-    ax.set_title(f"{text}\n{kept.info.name}" if text else kept.info.name, fontsize=9)
+    name = printable(kept.info.name)
+    ax.set_title(f"{text}\n{name}" if text else name, fontsize=9)
     return fig
 
 
@@ -411,15 +413,17 @@ def _show_histogram(ax: Axes, hist: DepthHistogram, unit: str) -> None:
 
 def _title_text(title: bool | str | None, name: str, default: str) -> str | None:
     if title is True:
-        return f"{default}: {name}"
+        return printable(f"{default}: {name}")
     if title:
-        return str(title)
+        return printable(title)
     return None
 
 
 def _titles(
     fig: Figure, raster: Axes, user_ax: Axes | None, text: str | None, caption: str
 ) -> None:
+    caption = printable(caption)
+    text = printable(text) if text else text
     if user_ax is None:
         if text:
             fig.suptitle(text)

@@ -24,6 +24,7 @@ from driftqc.metrics.drift_trace import DriftTrace
 from driftqc.plotting.drift_map import plot_drift_map
 from driftqc.plotting.figure import new_figure
 from driftqc.selection import Selection
+from driftqc.text import printable
 
 TRACE_COLOUR = "tab:blue"
 EVENT_COLOUR = "red"
@@ -63,7 +64,7 @@ def plot_drift_trace(
     """
     fig, ax = _target(ax, figure, (9.0, 3.0))
     traces = [trace, *others]
-    names = list(labels) if labels is not None else [t.source for t in traces]
+    names = [printable(n) for n in (labels if labels is not None else [t.source for t in traces])]
     for k, (item, name) in enumerate(zip(traces, names, strict=False)):
         colour = TRACE_COLOUR if k == 0 else _OTHER_COLOURS[(k - 1) % len(_OTHER_COLOURS)]
         ax.plot(item.times, item.displacement_um, color=colour, lw=1.2, label=name)
@@ -80,7 +81,7 @@ def plot_drift_trace(
     ax.axhline(0.0, color="0.7", lw=0.8, zorder=0)
     ax.set_xlabel("time (s)")
     ax.set_ylabel(f"displacement (µm)\n{trace.frame} frame")
-    ax.set_title(title if title is not None else _trace_title(trace), fontsize=9)
+    ax.set_title(printable(title if title is not None else _trace_title(trace)), fontsize=9)
     if show_summary:
         s = trace.summary()
         ax.text(
@@ -232,7 +233,7 @@ def plot_kymograph(
     ax.set_xticks(np.arange(n))
     ax.set_xticklabels(
         [
-            f"{name}\n{'ref' if i == shifts.reference else _fmt_shift(s)}"
+            printable(f"{name}\n{'ref' if i == shifts.reference else _fmt_shift(s)}")
             for i, (name, s) in enumerate(zip(shifts.names, shifts.shifts_um, strict=True))
         ],
         rotation=90 if n > 8 else 0,
@@ -252,9 +253,11 @@ def plot_kymograph(
                 alpha=0.8,
             )
     ax.set_title(
-        title
-        if title is not None
-        else f"activity by session (reference {shifts.names[shifts.reference]})",
+        printable(
+            title
+            if title is not None
+            else f"activity by session (reference {shifts.names[shifts.reference]})"
+        ),
         fontsize=9,
     )
     return fig

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import matplotlib.image
+import pytest
+
+from driftqc.cli import main
+from driftqc.errors import OptionError
 
 
 def run(*args):
@@ -55,3 +60,52 @@ def test_plot_reports_bad_input_without_traceback(tmp_path):
     assert "does not exist" in result.stderr and "Traceback" not in result.stderr
     result = run("plot", str(tmp_path), "-o", str(tmp_path / "x.png"), "--decimate", "half")
     assert result.returncode == 2 and "decimate" in result.stderr
+
+
+# -- how main() turns errors into one line and an exit code (in process, fast) -------------
+
+
+def _failing_plot(monkeypatch, exc, warn=True):
+    import driftqc.cli.plot
+
+    def handler(args):
+        if warn:
+            warnings.warn("first line\nsecond line", UserWarning, stacklevel=1)
+        raise exc
+
+    monkeypatch.setattr(driftqc.cli.plot, "run", handler)
+    monkeypatch.delenv("DRIFTQC_DEBUG", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [
+        (OptionError("--dpi 0: bad"), 2, "driftqc plot: error: --dpi 0: bad"),
+        (
+            FileNotFoundError(2, "No such file or directory", "/x/map.png"),
+            1,
+            "driftqc plot: error: /x/map.png: No such file or directory",
+        ),
+        (KeyboardInterrupt(), 130, "driftqc plot: interrupted"),
+        (
+            ZeroDivisionError("division by zero"),
+            1,
+            "driftqc plot: internal error: ZeroDivisionError: division by zero "
+            "(run with --debug/DRIFTQC_DEBUG=1 for the traceback)",
+        ),
+    ],
+)
+def test_main_reports_each_kind_of_error_on_one_line(monkeypatch, capsys, exc, code, line):
+    _failing_plot(monkeypatch, exc)
+    assert main(["plot", "somewhere", "-o", "x.png"]) == code
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["driftqc plot: warning: first line second line", line]
+
+
+def test_debug_flag_and_variable_reraise(monkeypatch, capsys):
+    _failing_plot(monkeypatch, ZeroDivisionError("division by zero"), warn=False)
+    with pytest.raises(ZeroDivisionError):
+        main(["--debug", "plot", "somewhere", "-o", "x.png"])
+    monkeypatch.setenv("DRIFTQC_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["plot", "somewhere", "-o", "x.png"])

@@ -83,6 +83,7 @@ def _run_cli(*args):
 
 
 def test_view_screenshot_writes_a_non_blank_png(ks4_session, ks25_session, tmp_path):
+    (tmp_path / "shots").mkdir()  # the folder must exist, as for `driftqc plot -o`
     out = tmp_path / "shots" / "view.png"
     result = _run_cli(
         str(ks4_session.path),
