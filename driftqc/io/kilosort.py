@@ -58,8 +58,8 @@ _RAW = ("kilosort", "kilosort1", "kilosort2")
 KILOSORT_VERSIONS = (*_RAW, *_REGISTERED)
 #: longest plausible recording (s); a later spike means a wrong sample rate or file
 MAX_DURATION_S = 7 * 86_400.0
-# spikes checked at a time for order and whole sample numbers (temporaries stay small)
-_CHECK_BLOCK = 1 << 20
+# spikes converted and checked at a time (512 kB of times: stays in the CPU cache)
+_CHECK_BLOCK = 1 << 16
 # folder names that say which sorter wrote them, not which session they hold
 _GENERIC_FOLDER_NAME = re.compile(r"(sorter_output|sorting|output|phy|(kilosort|ks)[\d_.]*)", re.I)
 
@@ -329,7 +329,7 @@ class KilosortFolder:
                 self.sample_rate,
                 self._times.path,
                 start=start,
-                previous=self._sample_before(start),
+                previous=self._time_before(start),
             )
             clusters = self._read_clusters(start, stop, templates)
             amplitudes = self._amplitudes(start, stop, templates)
@@ -349,11 +349,11 @@ class KilosortFolder:
             cluster_labels=next(iter(self.label_sources.values()), {}),
         )
 
-    def _sample_before(self, start: int) -> float | None:
-        """Return the sample number of the spike before ``start`` (None for the first)."""
+    def _time_before(self, start: int) -> float | None:
+        """Return the time (s) of the spike before ``start`` (None for the first)."""
         if start <= 0 or start > self.n_spikes:
             return None
-        return float(read_rows(self._times, start - 1, start).reshape(-1)[0])
+        return float(read_rows(self._times, start - 1, start).reshape(-1)[0]) / self.sample_rate
 
     def read_amplitudes(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Amplitudes and cluster ids of spikes ``start:stop``, without computing depths."""
@@ -495,30 +495,38 @@ def _as_times(
         Naming the file and the first offending spike.
     """
     samples = samples.reshape(-1)
-    times = np.divide(samples, rate, dtype=np.float64)
+    times = np.empty(len(samples), dtype=np.float64)
+    later = np.empty(_CHECK_BLOCK, dtype=bool)
+    # convert and check one cache-sized block at a time, so each is read from memory once
     for begin in range(0, len(samples), _CHECK_BLOCK):
         block = samples[begin : begin + _CHECK_BLOCK]
+        seconds = times[begin : begin + len(block)]
+        np.divide(block, rate, out=seconds)
         where = start + begin
         if block.dtype.kind == "f":
-            if not np.isfinite(block).all():
-                raise SortingFormatError(f"{path} contains NaN or infinite spike times")
-            fractional = block != np.floor(block)
-            if fractional.any():
-                raise SortingFormatError(
-                    f"{path} holds fractional values (spike {where + _first(fractional)} and "
-                    "maybe others); it must hold sample numbers, not seconds"
-                )
-        if block[0] < 0:
+            _check_whole(block, path, where)
+        if seconds[0] < 0:
             raise SortingFormatError(
                 f"{path} holds negative sample numbers (spike {where}: {block[0]})"
             )
-        if previous is not None and block[0] < previous:
+        if previous is not None and seconds[0] < previous:
             raise SortingFormatError(_unsorted(path, where - 1))
-        later = block[1:] < block[:-1]
-        if later.any():
-            raise SortingFormatError(_unsorted(path, where + _first(later)))
-        previous = float(block[-1])
+        found = np.less(seconds[1:], seconds[:-1], out=later[: len(block) - 1])
+        if found.any():
+            raise SortingFormatError(_unsorted(path, where + _first(found)))
+        previous = float(seconds[-1])
     return times
+
+
+def _check_whole(block: np.ndarray, path: Path, where: int) -> None:
+    if not np.isfinite(block).all():
+        raise SortingFormatError(f"{path} contains NaN or infinite spike times")
+    fractional = block != np.floor(block)
+    if fractional.any():
+        raise SortingFormatError(
+            f"{path} holds fractional values (spike {where + _first(fractional)} and "
+            "maybe others); it must hold sample numbers, not seconds"
+        )
 
 
 def _check_duration(last_s: float, rate: float, path: Path) -> None:
