@@ -9,7 +9,6 @@ its traceback goes to the step's log (``sys.stderr``).
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 
 from driftqc.pipeline.cache import load_kept_templates, load_selection, load_template_shanks
 from driftqc.pipeline.guard import SessionGuard
+from driftqc.pipeline.session import read_json, write_json
 
 __all__ = ["amplitude_summary_step", "grid_step", "qc_summary_step", "session_shifts_step"]
 
@@ -73,7 +73,7 @@ def amplitude_summary_step(
         values, units, quantiles=percentiles, shared_quantiles=shared_percentiles
     )
     quantiles.to_csv(table, sep="\t", index=False)
-    _write_json(shared, shared_range)
+    write_json(shared, shared_range)
     if shared_range["warning"]:
         print(f"WARNING: {shared_range['warning']}", file=sys.stderr)
     plot_amplitude_distributions(values, units, shared_range).savefig(figure, dpi=120)
@@ -224,7 +224,7 @@ def grid_step(
     from driftqc.plotting.batch import SessionGrid, save_image_pages
     from driftqc.qc import choose_scaling, shank_keys, shank_selections, shifts_by_session
 
-    shared_range = _read_json(shared) if shared else None
+    shared_range = read_json(shared) if shared else None
     by_session = None
     if shifts:
         by_session = shifts_by_session(pd.read_csv(shifts, sep="\t", dtype={"session": str}))
@@ -274,7 +274,7 @@ def _records(sessions: Sequence[str], paths: Sequence[PathLike], failed: object)
 
 
 def _read_record(path: PathLike) -> dict:
-    record = _read_json(path)
+    record = read_json(path)
     if not isinstance(record, dict) or record.get("status") not in ("ok", "failed"):
         raise ValueError(f"{path} is not a driftqc record (no 'status' ok or failed)")
     return record
@@ -286,13 +286,3 @@ def _amplitude_sample(path: PathLike) -> np.ndarray:
         raise ValueError(f"{path} should hold a vector of amplitudes, found {values.dtype}")
     values = values.astype(np.float64)
     return values[np.isfinite(values)]
-
-
-def _write_json(path: PathLike, content: Mapping[str, object]) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(content, fh, indent=1)
-
-
-def _read_json(path: PathLike) -> dict:
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)

@@ -141,10 +141,10 @@ def qc_step(
         kept = load_selection(selection)
         result = session_qc(spikes, kept, quantiles=percentiles)
         values = amplitude_sample(kept.kept.amplitudes)
-        _write_json(record, result)
+        write_json(record, result)
         np.save(sample, values)
     if guard.failure is not None:
-        _write_json(record, failed_qc(guard.failure.reason, guard.failure.stage))
+        write_json(record, failed_qc(guard.failure.reason, guard.failure.stage))
         np.save(sample, np.empty(0, dtype=np.float32))
     print(f"{session}: {'FAILED: ' + guard.reason if guard.failed else 'ok'}", file=sys.stderr)
     return guard.reason
@@ -202,7 +202,7 @@ def render_step(
 
     note: dict[str, object] = {}
     with SessionGuard("render", log) as guard:
-        shared_range = _read_json(shared) if shared else None
+        shared_range = read_json(shared) if shared else None
         scaling, note = choose_scaling(options["scaling"], shared_range)
         kept = load_selection(selection)
         figure = plot_drift_map(
@@ -224,7 +224,7 @@ def render_step(
             figure.savefig(path, dpi=dpi)
         failure_figure(title, reason, size=(3.5, 7.5)).savefig(histogram, dpi=dpi)
         note.update(status="failed", stage=guard.failure.stage, error=reason)
-    _write_json(sidecar, {"session": session, **note})
+    write_json(sidecar, {"session": session, **note})
     print(f"{session}: {note}", file=sys.stderr)
     return guard.reason
 
@@ -314,7 +314,7 @@ def drift_qc_step(
             table.to_csv(path, sep="\t", index=False)
         drawn.savefig(figure, dpi=dpi)
         result_record = dict(result.record)
-        _write_json(record, {"session": session, **result_record})
+        write_json(record, {"session": session, **result_record})
     if guard.failure is not None:
         result_record = failed_drift_qc(guard.failure.reason, guard.failure.stage)
         failed = pd.DataFrame(
@@ -323,17 +323,19 @@ def drift_qc_step(
         for path in (trace, events, units):
             failed.to_csv(path, sep="\t", index=False)
         failure_figure(title, guard.failure.reason).savefig(figure, dpi=dpi)
-        _write_json(record, {"session": session, **result_record})
+        write_json(record, {"session": session, **result_record})
     summary = result_record.get("error") or result_record.get("flags")
     print(f"{session}: {result_record.get('status')} {summary}", file=sys.stderr)
     return guard.reason
 
 
-def _write_json(path: PathLike, content: Mapping[str, object]) -> None:
+def write_json(path: PathLike, content: Mapping[str, object]) -> None:
+    """Write a step's JSON record (indented, UTF-8)."""
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(content, fh, indent=1)
 
 
-def _read_json(path: PathLike) -> dict:
+def read_json(path: PathLike) -> dict:
+    """Read a JSON record written by :func:`write_json`."""
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
