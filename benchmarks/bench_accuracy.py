@@ -11,7 +11,7 @@ drift, read back with the normal reader, and:
   RMS and max |error| against the imposed displacement averaged over each time bin, after
   removing the mean offset; estimated vs true peak-to-peak;
 * **Kilosort 4 frames**: ``frame="registered"`` folders are measured in the registered frame
-  (residual, should be ~0) and after :func:`driftqc.frames.to_raw_frame` (should match);
+  (residual, should be ~0) and after :func:`driftqc.metrics.frames.to_raw_frame` (should match);
 * **between sessions** (:func:`driftqc.metrics.between_session_shifts`): random halves of a
   stable session moved by known offsets; max |error| of the recovered shifts.
 
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from driftqc.frames import raw_frame
 from driftqc.io import read_kilosort
 from driftqc.metrics import between_session_shifts, estimate_drift_trace
+from driftqc.metrics.frames import raw_frame
 from driftqc.selection import exclude_labels
 from driftqc.synthetic import write_kilosort_folder
 

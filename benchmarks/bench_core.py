@@ -13,7 +13,7 @@ Cases:
 * ``density``: load + ``render="density", decimate=False`` + histogram + ``savefig``.
 * ``histogram``: load + the depth histogram of all spikes on its own + ``savefig``.
 * ``stream``: the whole-session density map + histogram read in chunks
-  (``driftqc.streaming.summarise_session`` + ``plot_density_summary`` + ``savefig``), the
+  (``driftqc.metrics.streaming.summarise_session`` + ``plot_density_summary`` + ``savefig``), the
   path ``driftqc plot --render density`` takes; the spike table is never held whole.
 
 Prints one ``BENCH_RESULT {json}`` line with the phase times (s) and the peak RSS (MB).
@@ -79,8 +79,8 @@ def run_stream(folder: Path, png: Path | None, phases: Phases) -> dict:
     """The chunked whole-session density map: read + bin, draw, save."""
     from matplotlib.figure import Figure
 
+    from driftqc.metrics.streaming import summarise_session
     from driftqc.plotting.drift_map import plot_density_summary
-    from driftqc.streaming import summarise_session
 
     with phases.phase("load"):  # reading and binning happen together, chunk by chunk
         summary = summarise_session(folder, n_time_bins=700, n_depth_bins=600)

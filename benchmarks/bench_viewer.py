@@ -86,7 +86,7 @@ def _time_stock_scatter(selection) -> float:
     import numpy as np
 
     from driftqc.interactive._qt import pg
-    from driftqc.shading import amplitude_shading, grey_rgba
+    from driftqc.views.shading import amplitude_shading, grey_rgba
 
     shown = selection.shown
     start = time.perf_counter()

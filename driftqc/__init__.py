@@ -62,7 +62,7 @@ _LAZY = {
     "find_drift_events": "driftqc.metrics",
     "qc_flags": "driftqc.metrics",
     "unit_drift_metrics": "driftqc.metrics",
-    "raw_frame": "driftqc.frames",
+    "raw_frame": "driftqc.metrics.frames",
     "plot_drift_trace": "driftqc.plotting",
     "plot_kymograph": "driftqc.plotting",
 }

@@ -9,8 +9,8 @@ import numpy as np
 
 from driftqc.io import load_sorting
 from driftqc.model import Sorting
+from driftqc.qc.amplitude_units import shared_amplitude_unit
 from driftqc.selection import select_spikes
-from driftqc.units import shared_amplitude_unit
 
 
 def get_amplitudes(
@@ -41,7 +41,8 @@ def get_amplitudes(
     Only amplitudes are computed, so Kilosort 1–3 folders are read without the expensive
     pass over ``pc_features.npy``. With ``concatenate=True``, sessions whose amplitudes are
     in different units (Kilosort's arbitrary units and an analyzer's µV) give an
-    :class:`driftqc.units.AmplitudeUnitWarning`: their pooled values are not comparable.
+    :class:`driftqc.qc.amplitude_units.AmplitudeUnitWarning`: their pooled values are not
+    comparable.
 
     Examples
     --------

@@ -119,8 +119,8 @@ def _in_memory(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
 
 def _streamed_density(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
     """Whole-session density map read in chunks: bounded memory for any session size."""
+    from driftqc.metrics.streaming import summarise_session
     from driftqc.plotting.drift_map import plot_density_summary
-    from driftqc.streaming import summarise_session
 
     summary = summarise_session(
         args.sorter_dir,

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     """Run (or print) the snakemake command."""
     import shlex
 
-    from driftqc.workflow_runner import run_workflow, snakemake_command
+    from driftqc.pipeline.runner import run_workflow, snakemake_command
 
     extra = [a for a in args.snakemake_args if a != "--"]
     if args.print_command:

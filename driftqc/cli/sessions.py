@@ -53,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Find the sessions and write the list."""
     from driftqc.errors import OptionError
-    from driftqc.sessions import discover_sessions, format_sessions, write_sessions_file
+    from driftqc.pipeline.sessions import discover_sessions, format_sessions, write_sessions_file
 
     if args.output is not None and args.output.is_dir():
         example = args.output / "sessions.yaml"

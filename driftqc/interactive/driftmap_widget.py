@@ -1,9 +1,10 @@
 """The interactive drift map of one session: pan and zoom, hover a spike, click for its template.
 
 Spikes are drawn as time (s) × depth (µm) points shaded in the grey amplitude bins shared with
-the matplotlib drift map (:mod:`driftqc.shading`: bins from all spikes that passed the filters,
-points from the decimated ones). Each grey bin is one :class:`BinScatterItem`, lightest first
-so the darker (larger) spikes lie on top, as in the static figure; no per-point style exists.
+the matplotlib drift map (:mod:`driftqc.views.shading`: bins from all spikes that passed the
+filters, points from the decimated ones). Each grey bin is one :class:`BinScatterItem`,
+lightest first so the darker (larger) spikes lie on top, as in the static figure; no
+per-point style exists.
 
 Hover and click use :class:`driftqc.interactive.lookup.SpikeLocator` (nearest drawn spike in
 screen pixels) rather than pyqtgraph's per-point ``SpotItem`` machinery, which would create one
@@ -22,8 +23,8 @@ from driftqc.interactive.scatter_item import BinScatterItem
 from driftqc.interactive.template_view import TemplatePanel
 from driftqc.options import check_n_bins, check_positive, check_scaling
 from driftqc.selection import Selection
-from driftqc.shading import AmplitudeShading, amplitude_shading, grey_rgba
 from driftqc.text import printable
+from driftqc.views.shading import AmplitudeShading, amplitude_shading, grey_rgba
 
 HOVER_RADIUS_PX = 8.0  # how close (screen pixels) the mouse must be to a spike
 _IDLE_TEXT = "Hover over a spike to read it; click it to see its template."

@@ -24,7 +24,7 @@ Amplitudes and templates are in µV when the analyzer was created with ``return_
 (``return_scaled`` before SpikeInterface 0.103) on a recording that knows its gains, otherwise
 in the recording's own units (``"a.u."``). Kilosort amplitudes are in yet other units, so
 sessions read from both kinds of source must not share one amplitude scale unchecked (see
-:mod:`driftqc.units`).
+:mod:`driftqc.qc.amplitude_units`).
 
 SpikeInterface counts spike times in samples from the start of each *segment*; a drift map
 needs one time axis, so the segments are laid end to end: each segment is offset by the

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from driftqc.errors import EmptySelectionError, OptionError
-from driftqc.histograms import value_range
+from driftqc.metrics.histograms import value_range
 from driftqc.metrics.registration import gaussian_smooth, register_profiles
 from driftqc.model import SpikeTable
 

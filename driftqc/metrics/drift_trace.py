@@ -14,7 +14,7 @@ larger y, matching :func:`driftqc.synthetic.drift_displacement`. It is reported 
 session median (the median displacement over valid bins is 0). The trace is in the frame of
 the spike depths: measured on registered depths (Kilosort 2.5–4) it is the *residual* drift
 left after the sorter's correction; on raw-frame depths (Kilosort 1/2, or
-:func:`driftqc.frames.to_raw_frame`) it is the full motion.
+:func:`driftqc.metrics.frames.to_raw_frame`) it is the full motion.
 
 **Quiet bins.** A bin with fewer than ``min_spikes`` spikes, whose best shift lies on the
 edge of the search range, or whose profile hardly resembles the reference (normalised

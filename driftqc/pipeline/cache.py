@@ -31,8 +31,6 @@ arrays whose metadata holds the reason. Loading it raises :class:`FailedSessionE
 carrying that reason, so each later step can write a placeholder that says why, and a batch
 always has every file its summaries need. :func:`cache_sorting` and :func:`cache_selection`
 write a failure record for *any* exception (see :mod:`driftqc.pipeline.guard`).
-
-This module was ``driftqc.io.cache``, which still re-exports it.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A drift map puts every spike at (time, depth): x is time in seconds, y is depth along the
 probe in µm with larger y higher up, as in probe coordinates (the tip at the bottom). Spikes
-are shaded by amplitude in grey bins (:mod:`driftqc.shading`). Two renderings:
+are shaded by amplitude in grey bins (:mod:`driftqc.views.shading`). Two renderings:
 
 * ``"scatter"``: the classic look, one point per spike of the (decimated) selection;
 * ``"density"``: every spike that passed the filters binned into a time × depth image, so a
@@ -29,7 +29,7 @@ from matplotlib.colors import (
 from matplotlib.figure import Figure
 
 from driftqc.errors import OptionError
-from driftqc.histograms import (
+from driftqc.metrics.histograms import (
     DEPTH_BIN_UM,
     DensityImage,
     DepthHistogram,
@@ -40,11 +40,11 @@ from driftqc.histograms import (
 from driftqc.options import check_positive
 from driftqc.plotting.figure import new_figure
 from driftqc.selection import Selection
-from driftqc.shading import LIGHTEST_GREY, AmplitudeShading, amplitude_shading, grey_rgba
 from driftqc.text import printable
+from driftqc.views.shading import LIGHTEST_GREY, AmplitudeShading, amplitude_shading, grey_rgba
 
 if TYPE_CHECKING:
-    from driftqc.streaming import StreamedSummary
+    from driftqc.metrics.streaming import StreamedSummary
 
 Render = Literal["scatter", "density"]
 DensityStatistic = Literal["count", "mean_amplitude", "max_amplitude"]
@@ -186,7 +186,8 @@ def plot_density_summary(
     Parameters
     ----------
     summary
-        Histogram and density image of a session (:func:`driftqc.streaming.summarise_session`).
+        Histogram and density image of a session
+        (:func:`driftqc.metrics.streaming.summarise_session`).
     histogram
         Add the depth histogram on the left, sharing the depth axis.
     title

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from driftqc.errors import EmptySelectionError, SortingFormatError
-from driftqc.frames import RAW_FROM_KS4, sorter_drift_trace, sorter_motion_summary, to_raw_frame
 from driftqc.metrics import (
     DriftTrace,
     QCThresholds,
@@ -25,6 +24,12 @@ from driftqc.metrics import (
     unit_drift_metrics,
 )
 from driftqc.metrics.events import EVENT_COLUMNS
+from driftqc.metrics.frames import (
+    RAW_FROM_KS4,
+    sorter_drift_trace,
+    sorter_motion_summary,
+    to_raw_frame,
+)
 from driftqc.model import SorterMotion, SpikeTable
 from driftqc.selection import Selection
 

@@ -12,7 +12,7 @@ import pytest
 
 from driftqc import DriftPlotter, get_amplitudes, load_sorting
 from driftqc.errors import OptionError
-from driftqc.units import AmplitudeUnitWarning, shared_amplitude_unit
+from driftqc.qc.amplitude_units import AmplitudeUnitWarning, shared_amplitude_unit
 
 pytest.importorskip("spikeinterface", reason="the spikeinterface extra is not installed")
 

@@ -16,7 +16,7 @@ from matplotlib.image import AxesImage
 
 import driftqc
 from driftqc import DriftPlotter, get_amplitudes, plot_drift_map, read_kilosort, select_spikes
-from driftqc.shading import amplitude_shading, grey_rgba
+from driftqc.views.shading import amplitude_shading, grey_rgba
 
 matplotlib.use("Agg")
 SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "driftplots-api.txt"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from driftqc import OptionError
-from driftqc.histograms import HISTOGRAM_BLOCK, density_image, depth_histogram
-from driftqc.shading import amplitude_shading, grey_levels, grey_rgba
+from driftqc.metrics.histograms import HISTOGRAM_BLOCK, density_image, depth_histogram
+from driftqc.views.shading import amplitude_shading, grey_levels, grey_rgba
 
 
 def test_linear_bins_by_hand():

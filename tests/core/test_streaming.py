@@ -7,10 +7,10 @@ import pytest
 from matplotlib.figure import Figure
 
 from driftqc import read_kilosort, select_spikes
-from driftqc.histograms import density_image, depth_histogram
 from driftqc.io.kilosort import KilosortFolder
+from driftqc.metrics.histograms import density_image, depth_histogram
+from driftqc.metrics.streaming import summarise_session
 from driftqc.plotting.drift_map import plot_density_summary
-from driftqc.streaming import summarise_session
 
 FILTERS = [
     {},

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from driftqc.sessions import read_sessions_file
+from driftqc.pipeline.sessions import read_sessions_file
 from driftqc.synthetic import write_kilosort_folder
 
 TIMEOUT = 120

@@ -27,8 +27,8 @@ from driftqc.errors import SortingFormatError
 from driftqc.io import load_sorting, read_kilosort
 from driftqc.metrics import estimate_drift_trace, qc_flags
 from driftqc.metrics.drift_trace import summarize_trace
+from driftqc.metrics.streaming import summarise_session
 from driftqc.selection import select_spikes
-from driftqc.streaming import summarise_session
 from driftqc.synthetic import write_kilosort_folder
 from tests.core.folders import write_tiny_ks3
 

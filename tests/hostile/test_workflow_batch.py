@@ -25,9 +25,9 @@ import yaml
 
 from driftqc.errors import DriftQCError
 from driftqc.io import load_sorting
-from driftqc.io.cache import read_status
 from driftqc.io.ops import read_ops
 from driftqc.pipeline.batch import qc_summary_step
+from driftqc.pipeline.cache import read_status
 from driftqc.pipeline.session import (
     drift_qc_step,
     filter_step,

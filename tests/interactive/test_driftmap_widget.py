@@ -7,7 +7,7 @@ import pytest
 
 from driftqc.errors import OptionError
 from driftqc.interactive import DriftmapPlotWidget
-from driftqc.shading import LIGHTEST_GREY
+from driftqc.views.shading import LIGHTEST_GREY
 from tests.interactive.conftest import isolated_spike, left_click_event, scene_pos
 
 N_BINS = 7

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from driftqc.frames import raw_frame, sorter_drift_trace
 from driftqc.metrics import between_session_shifts, estimate_drift_trace, find_drift_events
+from driftqc.metrics.frames import raw_frame, sorter_drift_trace
 from driftqc.plotting.drift_plots import (
     mark_drift_events,
     plot_drift_map_with_trace,

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from driftqc.errors import OptionError
-from driftqc.frames import (
+from driftqc.io import read_kilosort
+from driftqc.metrics import estimate_drift_trace
+from driftqc.metrics.frames import (
     RAW_FROM_KS4,
     raw_frame,
     sorter_drift_trace,
@@ -16,8 +18,6 @@ from driftqc.frames import (
     tissue_displacement,
     to_raw_frame,
 )
-from driftqc.io import read_kilosort
-from driftqc.metrics import estimate_drift_trace
 from driftqc.model import SorterMotion
 from tests.metrics.helpers import rms_error, truth_per_bin
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from driftqc.io.cache import (
+from driftqc.pipeline.cache import (
     cache_selection,
     cache_sorting,
     load_kept_templates,

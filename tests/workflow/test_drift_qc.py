@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from driftqc.io import read_kilosort
-from driftqc.io.cache import (
+from driftqc.metrics import QCThresholds, split_by_shank
+from driftqc.pipeline.cache import (
     cache_selection,
     cache_sorting,
     load_motion,
@@ -17,7 +18,7 @@ from driftqc.io.cache import (
     load_spike_cache,
     load_template_shanks,
 )
-from driftqc.metrics import QCThresholds, split_by_shank
+from driftqc.pipeline.sessions import discover_sessions, session_id_from_path
 from driftqc.qc import (
     DriftQCOptions,
     batch_session_shifts,
@@ -28,7 +29,6 @@ from driftqc.qc import (
     shank_tables,
     with_drift_columns,
 )
-from driftqc.sessions import discover_sessions, session_id_from_path
 from driftqc.synthetic import write_kilosort_folder
 
 FAST = DriftQCOptions(bin_s=10.0, min_spikes_per_bin=50)

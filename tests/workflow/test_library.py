@@ -12,7 +12,7 @@ import yaml
 from driftqc.cli import main
 from driftqc.errors import DriftQCError
 from driftqc.io import read_kilosort
-from driftqc.io.cache import (
+from driftqc.pipeline.cache import (
     FailedSessionError,
     cache_selection,
     cache_sorting,
@@ -23,9 +23,8 @@ from driftqc.io.cache import (
     save_selection,
     save_spike_cache,
 )
-from driftqc.qc import amplitude_summary, choose_scaling, qc_table, session_qc
-from driftqc.selection import select_spikes
-from driftqc.sessions import (
+from driftqc.pipeline.runner import snakemake_command, workflow_root
+from driftqc.pipeline.sessions import (
     SessionsError,
     check_sessions,
     discover_sessions,
@@ -34,8 +33,9 @@ from driftqc.sessions import (
     session_id_from_path,
     write_sessions_file,
 )
+from driftqc.qc import amplitude_summary, choose_scaling, qc_table, session_qc
+from driftqc.selection import select_spikes
 from driftqc.synthetic import write_kilosort_folder
-from driftqc.workflow_runner import snakemake_command, workflow_root
 
 # ---------------------------------------------------------------- sessions
 

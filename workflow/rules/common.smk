@@ -16,7 +16,7 @@ from driftqc.io.npy import open_npy
 from driftqc.metrics import QCThresholds
 from driftqc.options import check_amplitude_filter, check_decimate, check_n_bins, check_scaling
 from driftqc.pipeline.summary import failed_sessions, format_failures
-from driftqc.sessions import (
+from driftqc.pipeline.sessions import (
     SessionsError,
     check_sessions,
     normalise_sessions,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from driftqc.histograms import value_range
+from driftqc.metrics.histograms import value_range
 from driftqc.options import Scaling, check_n_bins, check_scaling
 
 _BLOCK = 1 << 22

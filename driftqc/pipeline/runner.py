@@ -38,7 +38,7 @@ def workflow_root() -> Path:
     packaged = importlib.resources.files("driftqc") / PACKAGED
     if isinstance(packaged, Path):
         candidates.append(packaged)
-    candidates.append(Path(__file__).resolve().parent.parent)
+    candidates.append(Path(__file__).resolve().parents[2])
     for root in candidates:
         if (root / "Snakefile").is_file() and (root / "workflow" / "Snakefile").is_file():
             return root

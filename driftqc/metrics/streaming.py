@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from driftqc.histograms import (
+from driftqc.io.kilosort import KilosortFolder
+from driftqc.io.labels import resolve_label_source
+from driftqc.metrics.histograms import (
     DEPTH_BIN_UM,
     DensityAccumulator,
     DensityImage,
     DepthHistogram,
     depth_histogram,
 )
-from driftqc.io.kilosort import KilosortFolder
-from driftqc.io.labels import resolve_label_source
 from driftqc.model import SessionInfo
 from driftqc.options import check_amplitude_filter
 from driftqc.selection import drop_invalid, exclude_labels, filter_amplitude, labelled_clusters
