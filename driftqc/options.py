@@ -1,13 +1,21 @@
-"""Validation of user options, done once at the boundary with messages a user understands.
+"""User options: the one home of every default, validated once at the boundary.
 
-Every public entry point (the seed API, the CLI, the workflow) passes its filter and shading
-options through these checks, so the rest of the code can trust them.
+:class:`SelectionOptions` (which spikes a map shows) and :class:`MapStyle` (how they are
+shaded) are frozen and check themselves when built, with messages a user understands. They
+hold the only copy of each default: ``DriftPlotter``'s signatures, the command line, the
+viewer and the workflow's schema and ``config/config.yaml`` take their defaults from these
+classes (a test keeps the schema and the config file equal to them). Code below the front
+doors receives option objects, or values already checked, and trusts them.
+
+The ``check_*`` functions are the checks themselves, for code that validates one value.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 from driftqc.errors import OptionError
 
@@ -105,3 +113,113 @@ def _two_numbers(values: object, name: str) -> tuple[float, float]:
     if not (math.isfinite(low) and math.isfinite(high)):
         raise OptionError(f"{name}={values!r}: bounds must be finite")
     return low, high
+
+
+@dataclass(frozen=True)
+class SelectionOptions:
+    """Which spikes a drift map shows: label filter, amplitude filter, decimation.
+
+    The names are those of ``DriftPlotter``'s plot methods (driftplots-compatible).
+
+    Attributes
+    ----------
+    decimate
+        ``"estimate"`` thins to at most :data:`DECIMATE_TARGET` spikes, an integer n keeps
+        every n-th spike, ``False``/``None``/``0`` keeps all.
+    exclude_noise
+        ``True`` drops spikes of clusters labelled noise in the preferred label file; a
+        string names the label source (``"group"``, ``"KSLabel"``, ...).
+    filter_amplitude_mode
+        ``"percentile"``, ``"absolute"`` or None (no amplitude filter).
+    filter_amplitude_values
+        ``(low, high)`` bounds, inclusive: percentiles (0–100) or absolute amplitudes.
+
+    Raises
+    ------
+    OptionError
+        When built with a value that is out of range or of the wrong kind.
+
+    Examples
+    --------
+    >>> SelectionOptions(exclude_noise=True).decimation(250_000)
+    3
+    """
+
+    decimate: Decimate = "estimate"
+    exclude_noise: bool | str = False
+    filter_amplitude_mode: str | None = None
+    filter_amplitude_values: tuple[float, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_decimate(self.decimate)
+        if not isinstance(self.exclude_noise, bool | str):
+            raise OptionError(
+                f"exclude_noise={self.exclude_noise!r}: use True/False or a label source name"
+            )
+        checked = check_amplitude_filter(self.filter_amplitude_mode, self.filter_amplitude_values)
+        values = () if checked is None else checked[1]
+        object.__setattr__(self, "filter_amplitude_values", tuple(values))
+
+    @property
+    def amplitude_filter(self) -> tuple[str, tuple[float, float]] | None:
+        """``(mode, (low, high))``, or None when no amplitude filter is asked for."""
+        if self.filter_amplitude_mode is None:
+            return None
+        low, high = self.filter_amplitude_values
+        return self.filter_amplitude_mode, (low, high)
+
+    def decimation(self, n_spikes: int) -> int:
+        """Return the thinning factor for ``n_spikes`` spikes (1: every spike drawn)."""
+        factor = check_decimate(self.decimate)
+        return max(1, math.ceil(n_spikes / DECIMATE_TARGET)) if factor is None else factor
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> SelectionOptions:
+        """Build from keyword arguments, keeping only the names this class has."""
+        return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
+
+
+@dataclass(frozen=True)
+class MapStyle:
+    """How a drift map shades and draws its spikes.
+
+    Attributes
+    ----------
+    amplitude_cmap_scaling
+        ``"linear"``, ``"log2"``, ``"log10"`` of the amplitudes, or an explicit
+        ``(low, high)`` amplitude range, mapped to grey levels.
+    n_color_bins
+        Number of grey levels (1–256).
+    point_size
+        Marker area in pt² (matplotlib) or marker diameter in pixels (viewer).
+
+    Raises
+    ------
+    OptionError
+        When built with a value that is out of range or of the wrong kind.
+    """
+
+    amplitude_cmap_scaling: Scaling = "linear"
+    n_color_bins: int = 20
+    point_size: float = 5.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "amplitude_cmap_scaling", check_scaling(self.amplitude_cmap_scaling)
+        )
+        object.__setattr__(self, "n_color_bins", check_n_bins(self.n_color_bins))
+        object.__setattr__(self, "point_size", check_positive(self.point_size, "point_size"))
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> MapStyle:
+        """Build from keyword arguments, keeping only the names this class has."""
+        return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
+
+
+def _names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+#: the defaults, for signatures: ``def f(decimate: Decimate = SELECTION.decimate)``
+SELECTION = SelectionOptions()
+STYLE = MapStyle()
