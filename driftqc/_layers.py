@@ -4,8 +4,9 @@ driftqc is built in layers; each may import only from its own layer and the ones
 before it, so that I/O, computation and rendering can each be used and tested alone:
 
 1. **model**: the frozen data, error types, option objects and small text helpers;
-2. **io**: readers (one per input kind) and what they know about file formats;
-3. **geometry**: probe geometry (peak channels, shanks, template depths);
+2. **geometry**: probe geometry computed from arrays (peak channels, shanks, template depths),
+   which readers use as well;
+3. **io**: readers (one per input kind) and what they know about file formats;
 4. **selection**: the one filter chain, for whole tables and for chunks;
 5. **metrics**, then **qc**: analysis returning plain results, and the verdicts on them;
 6. **views**: data prepared for drawing (grey levels, scales), shared by both back ends;
@@ -28,8 +29,8 @@ PACKAGE = Path(__file__).resolve().parent
 #: layer name → module prefixes (dotted, relative to ``driftqc``), in import order
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("errors", "model", "options", "text")),
-    ("io", ("io",)),
     ("geometry", ("geometry",)),
+    ("io", ("io",)),
     ("selection", ("selection",)),
     ("metrics", ("metrics",)),
     ("qc", ("qc",)),
@@ -61,6 +62,9 @@ def imports_of(path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module == "driftqc":
+            # "from driftqc import geometry" names a module, "... import DriftPlotter" the package
+            names = [f"driftqc.{a.name}" if _is_module(a.name) else "driftqc" for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names = [node.module]
         else:
@@ -99,6 +103,10 @@ def violations() -> list[str]:
                 if _under(module, mine) and _under(target, other):
                     problems.append(f"{where}: driftqc.{module} imports driftqc.{target}")
     return problems
+
+
+def _is_module(name: str) -> bool:
+    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name / "__init__.py").is_file()
 
 
 def _under(module: str, prefix: str) -> bool:

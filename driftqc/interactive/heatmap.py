@@ -10,8 +10,9 @@ bottom as on the drift map), and whose columns are samples. Two choices of rows:
   (Kilosort templates are exactly zero far from the unit, so these are its footprint);
 - ``"all"``: every channel of the shank, so the footprint is seen in place on the probe.
 
-The unit's shank is the shank of its peak channel (largest peak-to-trough). This module is
-pure numpy so the prepared array can be checked without a display.
+The unit's shank is the shank of its peak channel (largest peak-to-trough, as
+:mod:`driftqc.geometry` defines it). This module is pure numpy so the prepared array can be
+checked without a display.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from driftqc.errors import OptionError
+from driftqc.geometry import peak_to_trough, template_peak_channels
 
 HeatmapMode = Literal["active", "all"]
 HEATMAP_MODES: tuple[str, ...] = ("active", "all")
@@ -133,9 +135,11 @@ def template_heatmap(
             f"match the templates' {n_channels} channels"
         )
     waveforms = np.asarray(templates[template], dtype=np.float64)  # (n_samples, n_channels)
-    ptp = waveforms.max(axis=0) - waveforms.min(axis=0)
+    one = waveforms[np.newaxis]
+    ptp = peak_to_trough(one)[0]
     peak = float(ptp.max())
-    shank = int(shanks[int(np.argmax(ptp))]) if peak > 0 else int(shanks.min())
+    # a flat template has no peak channel: it is shown on the lowest shank
+    shank = int(shanks[template_peak_channels(one)[0]] if peak > 0 else shanks.min())
     rows = shanks == shank
     if mode == "active":
         rows &= (ptp >= active_fraction * peak) if peak > 0 else np.zeros(n_channels, bool)

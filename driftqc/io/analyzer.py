@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from driftqc.errors import SortingFormatError
+from driftqc.geometry import channel_shanks, peak_to_trough, template_depths
 from driftqc.io.analyzer_folder import (
     REQUIRED_EXTENSIONS,
     AnalyzerContent,
@@ -54,7 +55,6 @@ from driftqc.io.analyzer_folder import (
     missing_extensions_error,
     read_analyzer_folder,
 )
-from driftqc.io.geometry import peak_to_trough, shanks_from_positions, template_depths
 from driftqc.model import KNOWN_LABELS, SessionInfo, Sorting, SpikeTable
 from driftqc.text import printable
 
@@ -445,9 +445,9 @@ def _label_text(value: object) -> str:
 
 def _channel_shanks(groups: np.ndarray | None, positions: np.ndarray) -> np.ndarray:
     """Shank of each channel from the probe's probe/shank keys, else from gaps in x."""
-    if groups is not None and len(groups) == len(positions) and len(np.unique(groups)) > 1:
-        return np.unique(groups, return_inverse=True)[1].astype(np.int32)
-    return shanks_from_positions(positions)
+    if groups is not None and len(groups) != len(positions):
+        groups = None  # keys that do not fit the channels say nothing
+    return channel_shanks(positions, groups)
 
 
 def _template_depths(templates: np.ndarray, positions: np.ndarray) -> np.ndarray:

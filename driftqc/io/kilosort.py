@@ -29,13 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from driftqc.errors import SortingFormatError
-from driftqc.io.geometry import (
-    peak_to_trough,
-    read_channel_positions,
-    read_channel_shanks,
-    read_templates,
-    template_depths,
-)
+from driftqc.geometry import peak_to_trough, template_depths
 from driftqc.io.labels import read_label_sources
 from driftqc.io.npy import (
     NpyFile,
@@ -49,6 +43,7 @@ from driftqc.io.npy import (
 from driftqc.io.ops import ops_number, read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import PCDepthReader
+from driftqc.io.probe_files import read_channel_positions, read_channel_shanks, read_templates
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 from driftqc.text import printable
 

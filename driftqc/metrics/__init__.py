@@ -5,7 +5,8 @@
 * :mod:`~driftqc.metrics.events` — cortex-lab band-tracking drift events;
 * :mod:`~driftqc.metrics.unit_drift` — per-unit drift_ptp / drift_std / drift_mad;
 * :mod:`~driftqc.metrics.between_sessions` — session shifts and kymograph data;
-* :mod:`~driftqc.metrics.shanks` — the shank of each spike, per-shank application;
+* :mod:`~driftqc.metrics.shanks` — per-shank application to a loaded session (what a
+  shank is: :mod:`driftqc.geometry`);
 * :mod:`~driftqc.metrics.flags` — pass / warn / fail with reasons.
 
 Every result says its units (µm, s) and the depth frame of the spikes it was computed from.

@@ -1,10 +1,12 @@
-"""Which shank each spike was recorded on, and per-shank metrics.
+"""Per-shank metrics of a loaded session.
 
 On a multi-shank probe the shanks move (nearly) together but their depth profiles are
 unrelated, so every drift metric is computed per shank. A spike belongs to the shank of its
-template's *peak channel*: the channel with the largest peak-to-trough in
-``Sorting.templates[template]``. Channel shanks come from the reader
-(``channel_shanks.npy`` or clusters of channel x positions).
+template's *peak channel*; that definition, and the split itself, are in
+:mod:`driftqc.geometry` (:func:`~driftqc.geometry.template_shanks`,
+:func:`~driftqc.geometry.spike_shanks`, :func:`~driftqc.geometry.split_by_shank`). The
+functions here apply it to a :class:`~driftqc.model.Sorting`, whose templates and channel
+shanks say where each template is.
 """
 
 from __future__ import annotations
@@ -14,15 +16,14 @@ from typing import TypeVar
 
 import numpy as np
 
-from driftqc.errors import SortingFormatError
-from driftqc.io.geometry import template_peak_channels
+import driftqc.geometry as geometry
 from driftqc.model import Sorting, SpikeTable
 
 T = TypeVar("T")
 
 
 def spike_shanks(sorting: Sorting) -> np.ndarray:
-    """Shank index of every spike (int32), from its template's peak channel.
+    """Shank index of every spike of a session (int32), from its template's peak channel.
 
     Raises
     ------
@@ -30,21 +31,9 @@ def spike_shanks(sorting: Sorting) -> np.ndarray:
         When a spike's template index is outside ``sorting.templates`` or the templates have
         more channels than ``channel_shanks``.
     """
-    peak = template_peak_channels(sorting.templates)
-    shanks = np.asarray(sorting.channel_shanks).astype(np.int32)
-    if peak.size and peak.max() >= len(shanks):
-        raise SortingFormatError(
-            f"session {sorting.info.name!r}: templates have {sorting.templates.shape[2]} "
-            f"channels but channel_shanks has {len(shanks)}"
-        )
-    template_shank = shanks[peak]
-    spike_templates = sorting.spikes.templates
-    if len(spike_templates) and (spike_templates.min() < 0 or spike_templates.max() >= len(peak)):
-        raise SortingFormatError(
-            f"session {sorting.info.name!r}: spike template index "
-            f"{int(spike_templates.max())} outside the {len(peak)} saved templates"
-        )
-    return template_shank[spike_templates]
+    return geometry.spike_shanks(
+        sorting.spikes.templates, _template_shanks(sorting), session=sorting.info.name
+    )
 
 
 def split_by_shank(sorting: Sorting, spikes: SpikeTable | None = None) -> dict[int, SpikeTable]:
@@ -57,16 +46,14 @@ def split_by_shank(sorting: Sorting, spikes: SpikeTable | None = None) -> dict[i
     spikes
         A table derived from ``sorting.spikes`` with the same templates (e.g. a filtered
         selection or the raw-frame table); default ``sorting.spikes``.
+
+    Raises
+    ------
+    SortingFormatError
+        As :func:`spike_shanks`.
     """
     table = sorting.spikes if spikes is None else spikes
-    shanks = np.asarray(sorting.channel_shanks).astype(np.int32)
-    template_shank = shanks[template_peak_channels(sorting.templates)]
-    if len(table.templates) and table.templates.max() >= len(template_shank):
-        raise SortingFormatError(
-            f"session {sorting.info.name!r}: spike template index outside the saved templates"
-        )
-    per_spike = template_shank[table.templates]
-    return {int(s): table.take(per_spike == s) for s in np.unique(per_spike)}
+    return geometry.split_by_shank(table, _template_shanks(sorting))
 
 
 def per_shank(
@@ -79,3 +66,9 @@ def per_shank(
     >>> per_shank(estimate_drift_trace, sorting, bin_s=10)  # doctest: +SKIP
     """
     return {s: function(t, **options) for s, t in split_by_shank(sorting, spikes).items()}
+
+
+def _template_shanks(sorting: Sorting) -> np.ndarray:
+    return geometry.template_shanks(
+        sorting.templates, sorting.channel_shanks, session=sorting.info.name
+    )

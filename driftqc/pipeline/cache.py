@@ -7,8 +7,8 @@ is one uncompressed ``.npz`` file holding exactly that table, in its model dtype
 * ``times`` float64 (s), ``amplitudes`` and ``depths`` float32, ``templates`` int32, and
   ``clusters`` int32 only when curation made them differ from the templates;
 * ``channel_positions`` and ``channel_shanks`` (small, for figure annotations);
-* ``template_shanks`` int16: the shank of each template (the shank of its peak channel, as
-  :mod:`driftqc.metrics.shanks` defines it), so per-shank metrics need no waveforms;
+* ``template_shanks`` int16: the shank of each template (the shank of its peak channel,
+  :func:`driftqc.geometry.template_shanks`), so per-shank metrics need no waveforms;
 * ``motion_shift_um``, ``motion_batch_times``, ``motion_block_centres_um``: the sorter's own
   drift estimate (Kilosort 4 ``dshift``) when it saved one, so raw-frame maps and the
   sorter's motion summary never re-read the sorter folder;
@@ -41,9 +41,9 @@ from pathlib import Path
 
 import numpy as np
 
+import driftqc.geometry as geometry
 from driftqc.errors import SortingFormatError
 from driftqc.io import load_sorting
-from driftqc.io.geometry import template_peak_channels
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 from driftqc.pipeline.guard import FailedSessionError, SessionGuard
 from driftqc.selection import Selection, select_spikes
@@ -158,7 +158,7 @@ def save_spike_cache(sorting: Sorting, path: Path | str) -> Path:
     arrays = _spike_arrays(spikes)
     arrays["channel_positions"] = np.asarray(sorting.channel_positions, dtype=np.float32)
     arrays["channel_shanks"] = np.asarray(sorting.channel_shanks, dtype=np.int16)
-    shanks = template_shanks(sorting)
+    shanks = _known_template_shanks(sorting)
     if shanks is not None:
         arrays["template_shanks"] = shanks
     if sorting.motion is not None:
@@ -170,17 +170,19 @@ def save_spike_cache(sorting: Sorting, path: Path | str) -> Path:
     return _write(path, meta, arrays)
 
 
-def template_shanks(sorting: Sorting) -> np.ndarray | None:
-    """Shank of each template: the shank of its peak channel (int16), or None if unknown.
+def _known_template_shanks(sorting: Sorting) -> np.ndarray | None:
+    """Shank of each template (int16, :func:`driftqc.geometry.template_shanks`), or None.
 
     None when the sorting has no template waveforms, or when they have more channels than
     ``channel_shanks`` (then per-shank metrics are not computed).
     """
-    templates = np.asarray(sorting.templates)
-    shanks = np.asarray(sorting.channel_shanks)
-    if templates.ndim != 3 or templates.shape[0] == 0 or templates.shape[2] > len(shanks):
+    if np.ndim(sorting.templates) != 3 or np.shape(sorting.templates)[0] == 0:
         return None
-    return shanks[template_peak_channels(templates)].astype(np.int16)
+    try:
+        shanks = geometry.template_shanks(sorting.templates, sorting.channel_shanks)
+    except SortingFormatError:
+        return None
+    return shanks.astype(np.int16)
 
 
 def load_template_shanks(path: Path | str) -> np.ndarray | None:

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from driftqc.qc.amplitude_units import amplitude_unit_check
 from driftqc.qc.session import QUANTILES, finite_or_none, quantile_key
 
 SHARED_QUANTILES = (1.0, 99.0)
@@ -96,21 +97,17 @@ def amplitude_summary(
         "sessions": sorted(pooled),
         "warning": None,
     }
-    found_units = sorted({str(units.get(sid)) for sid in pooled})
+    named = sorted((str(units.get(sid)), sid) for sid in pooled)  # by unit, then session
+    unit, mixed = amplitude_unit_check(
+        ((sid, u) for u, sid in named), purpose="one amplitude scale"
+    )
     if not pooled:
         shared["warning"] = "no session has amplitudes to pool"
-    elif len(found_units) > 1:
-        by_unit = {
-            u: sorted(sid for sid in pooled if str(units.get(sid)) == u) for u in found_units
-        }
-        detail = "; ".join(f"{u}: {', '.join(ids)}" for u, ids in by_unit.items())
-        shared["warning"] = (
-            f"sessions have amplitudes in different units ({detail}); "
-            "each session keeps its own amplitude scale"
-        )
+    elif mixed is not None:
+        shared["warning"] = f"{mixed}; each session keeps its own amplitude scale"
     else:
         low, high = _weighted_percentiles(list(pooled.values()), shared_quantiles)
-        shared["unit"] = found_units[0]
+        shared["unit"] = unit
         if high > low:
             shared.update(applicable=True, low=low, high=high)
         else:

@@ -12,7 +12,7 @@ when asked to be strict), and the shared unit is returned so a figure can label 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from driftqc.errors import OptionError
 from driftqc.model import SessionInfo
@@ -57,20 +57,57 @@ def shared_amplitude_unit(
     >>> unit = shared_amplitude_unit(infos, purpose="get_amplitudes(concatenate=True)")
     ... # doctest: +SKIP
     """
+    unit, message = amplitude_unit_check(
+        ((info.name, info.amplitude_unit) for info in infos), purpose=purpose
+    )
+    if message is None:
+        return unit
+    if strict:
+        raise OptionError(message)
+    warnings.warn(message, AmplitudeUnitWarning, stacklevel=3)
+    return None
+
+
+def amplitude_unit_check(
+    named_units: Iterable[tuple[str, object]], *, purpose: str = "a shared scale"
+) -> tuple[str | None, str | None]:
+    """Check that sessions' amplitudes share one unit: the one check behind every caller.
+
+    Parameters
+    ----------
+    named_units
+        ``(session name, amplitude unit)`` pairs; a missing unit (None) counts as the unit
+        ``"None"``, unlike any real one.
+    purpose
+        What the amplitudes are to be pooled for, named in the message.
+
+    Returns
+    -------
+    unit : str or None
+        The common unit, or None when the units differ or there are no sessions.
+    message : str or None
+        Why the amplitudes cannot be pooled (each unit with its sessions, in the order first
+        met), or None when they can (or there is nothing to pool).
+
+    Examples
+    --------
+    >>> amplitude_unit_check([("a", "µV"), ("b", "µV")])
+    ('µV', None)
+    >>> unit, message = amplitude_unit_check([("a", "µV"), ("b", "a.u.")], purpose="one scale")
+    >>> unit, message.split(");")[0]
+    (None, 'amplitudes in different units cannot share one scale (µV: a; a.u.: b')
+    """
     by_unit: dict[str, list[str]] = {}
-    for info in infos:
-        by_unit.setdefault(info.amplitude_unit, []).append(info.name)
+    for name, unit in named_units:
+        by_unit.setdefault(str(unit), []).append(name)
     if len(by_unit) == 1:
-        return next(iter(by_unit))
+        return next(iter(by_unit)), None
     if not by_unit:
-        return None
+        return None, None
     detail = "; ".join(f"{unit}: {', '.join(names)}" for unit, names in by_unit.items())
     message = (
         f"amplitudes in different units cannot share {purpose} ({detail}); Kilosort "
         "amplitudes are in arbitrary units unless params.py gives a gain, SpikeInterface "
         "analyzers are in µV when created with return_in_uV=True"
     )
-    if strict:
-        raise OptionError(message)
-    warnings.warn(message, AmplitudeUnitWarning, stacklevel=3)
-    return None
+    return None, message

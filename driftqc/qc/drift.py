@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import pandas as pd
 
-from driftqc.errors import EmptySelectionError, SortingFormatError
+from driftqc.errors import EmptySelectionError
+from driftqc.geometry import spike_shanks, split_by_shank
 from driftqc.metrics import (
     DriftTrace,
     QCThresholds,
@@ -99,9 +100,9 @@ def shank_tables(
 ) -> dict[object, SpikeTable]:
     """Spikes of the whole probe (key ``"all"``) and, on multi-shank probes, of each shank.
 
-    A spike's shank is its template's shank (that of the template's peak channel, as in
-    :func:`driftqc.metrics.split_by_shank`, precomputed in the spike cache because the cache
-    keeps no waveforms).
+    A spike's shank is its template's shank (:func:`driftqc.geometry.split_by_shank`; the
+    per-template shanks are precomputed in the spike cache because the cache keeps no
+    waveforms). Shank keys are added only when the spikes lie on more than one shank.
 
     Raises
     ------
@@ -111,10 +112,9 @@ def shank_tables(
     tables: dict[object, SpikeTable] = {ALL_SHANKS: spikes}
     if template_shanks is None or len(spikes) == 0:
         return tables
-    per_spike = _spike_shanks(spikes.templates, template_shanks, spikes.info.name)
-    present = np.unique(per_spike)
-    if len(present) > 1:
-        tables.update({int(s): spikes.take(per_spike == s) for s in present})
+    parts = split_by_shank(spikes, template_shanks)
+    if len(parts) > 1:
+        tables.update(parts)
     return tables
 
 
@@ -130,18 +130,8 @@ def shank_keys(
     """
     if template_shanks is None or len(templates) == 0:
         return [ALL_SHANKS]
-    present = np.unique(_spike_shanks(templates, template_shanks, session))
+    present = np.unique(spike_shanks(templates, template_shanks, session=session))
     return [ALL_SHANKS, *(int(s) for s in present)] if len(present) > 1 else [ALL_SHANKS]
-
-
-def _spike_shanks(templates: np.ndarray, template_shanks: np.ndarray, session: str) -> np.ndarray:
-    shanks = np.asarray(template_shanks)
-    if templates.max() >= len(shanks) or templates.min() < 0:
-        raise SortingFormatError(
-            f"session {session!r}: spike template index outside the "
-            f"{len(shanks)} templates whose shank is known"
-        )
-    return shanks[templates]
 
 
 def shank_selections(

@@ -9,7 +9,6 @@ import pytest
 
 from driftqc import SortingFormatError, read_kilosort
 from driftqc.io import detect_version
-from driftqc.io.geometry import shanks_from_positions
 from driftqc.io.kilosort import _depth_frame
 from driftqc.io.npy import map_rows, open_npy
 from driftqc.io.ops import read_ops
@@ -293,17 +292,16 @@ def test_ops_restricted_unpickler(tmp_path):
     assert not marker.exists()
 
 
-def test_shanks_from_x_gaps():
-    positions = np.array([[0, 0], [32, 0], [250, 0], [282, 0], [500, 15], [532, 15.0]])
-    assert shanks_from_positions(positions).tolist() == [0, 0, 1, 1, 2, 2]
-    np1 = np.array([[43, 0], [11, 0], [59, 20], [27, 20.0]])
-    assert shanks_from_positions(np1).tolist() == [0, 0, 0, 0]
-
-
 def test_channel_shanks_file_wins(tmp_path):
     folder = write_tiny_ks4(tmp_path / "ks4")
     np.save(folder / "channel_shanks.npy", np.array([3.0, 3.0, 5.0, 5.0]))
     assert read_kilosort(folder).channel_shanks.tolist() == [0, 0, 1, 1]
+    # one label for every channel says nothing: the x gaps decide (one shank here)
+    np.save(folder / "channel_shanks.npy", np.zeros(4))
+    assert read_kilosort(folder).channel_shanks.tolist() == [0, 0, 0, 0]
+    np.save(folder / "channel_shanks.npy", np.zeros(3))
+    with pytest.raises(SortingFormatError, match="3 entries but channel_positions.npy has 4"):
+        read_kilosort(folder)
 
 
 def test_synthetic_ground_truth(ks25_session, ks4_session):
