@@ -3,9 +3,10 @@
 A 50-million-spike session does not fit comfortably in memory as a spike table plus the
 filtered copy a selection makes. For the views that use every spike (the depth histogram
 and the density image), nothing needs all spikes at once: the session is read in chunks of
-a few million spikes (:meth:`driftqc.io.kilosort.KilosortFolder.iter_chunks`), each chunk goes
-through the same filters as :func:`driftqc.selection.select_spikes`, and is added to fixed
-grids. Peak memory is a few chunks whatever the session length.
+a few million spikes and filtered by :class:`driftqc.selection.stream.ChunkedSelection` (the
+same filter chain as :func:`driftqc.selection.select_spikes`, same counts, bounds and
+captions), and each chunk's kept spikes are added to fixed grids. Peak memory is a few
+chunks whatever the session length.
 
 The grid is fixed before reading: time from 0 to the last spike, depth over the probe's
 channels (with a margin); spikes outside the grid are counted and reported.
@@ -20,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 from driftqc.io.kilosort import KilosortFolder
-from driftqc.io.labels import resolve_label_source
 from driftqc.metrics.histograms import (
     DEPTH_BIN_UM,
     DensityAccumulator,
@@ -29,11 +29,12 @@ from driftqc.metrics.histograms import (
     depth_histogram,
 )
 from driftqc.model import SessionInfo
-from driftqc.options import check_amplitude_filter
-from driftqc.selection import drop_invalid, exclude_labels, filter_amplitude, labelled_clusters
+from driftqc.options import SELECTION, SelectionOptions
+from driftqc.selection.stream import CHUNK_SPIKES, ChunkedSelection
+
+__all__ = ["CHUNK_SPIKES", "DEPTH_MARGIN_UM", "StreamedSummary", "summarise_session"]
 
 DEPTH_MARGIN_UM = 50.0
-CHUNK_SPIKES = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,16 @@ def summarise_session(
     folder: Path | str | KilosortFolder,
     *,
     version: str | None = None,
-    exclude_noise: bool | str = False,
-    filter_amplitude_mode: str | None = None,
-    filter_amplitude_values: Sequence[float] = (),
+    exclude_noise: bool | str = SELECTION.exclude_noise,
+    filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
+    filter_amplitude_values: Sequence[float] = SELECTION.filter_amplitude_values,
     statistic: str = "count",
     weight_histogram_by_amplitude: bool = False,
     n_time_bins: int = 1000,
     n_depth_bins: int = 400,
     depth_bin_um: float = DEPTH_BIN_UM,
     chunk_spikes: int = CHUNK_SPIKES,
+    options: SelectionOptions | None = None,
 ) -> StreamedSummary:
     """Bin every spike of a Kilosort session into a depth histogram and a density image.
 
@@ -116,48 +118,36 @@ def summarise_session(
         Bin height of the depth histogram.
     chunk_spikes
         Spikes read per step; memory is a few times ``chunk_spikes`` × ~40 bytes.
+    options
+        The three filters in one checked object, instead of the separate keywords (its
+        ``decimate`` is ignored: every kept spike is binned).
 
     Returns
     -------
     StreamedSummary
         Histogram, image, counts and filter descriptions.
 
+    Raises
+    ------
+    TypeError
+        If both ``options`` and one of the separate filter keywords are given.
+
     Notes
     -----
     A percentile amplitude filter needs one extra pass over the amplitudes (4 bytes per
     spike kept in memory to take exact percentiles); depths are computed once.
     """
-    amp_filter = check_amplitude_filter(filter_amplitude_mode, filter_amplitude_values)
-    session = (
-        folder if isinstance(folder, KilosortFolder) else KilosortFolder(folder, version=version)
+    separate = SelectionOptions(
+        exclude_noise=exclude_noise,
+        filter_amplitude_mode=filter_amplitude_mode,
+        filter_amplitude_values=filter_amplitude_values,
     )
-    labels = None
-    if exclude_noise:
-        where = session.folder
-        labels = resolve_label_source(dict(session.label_sources), exclude_noise, where)
-    unit = session.info.amplitude_unit
-    filters: list[str] = []
-    if labels is not None:
-        filters.append("noise units excluded")
-
-    bounds = None
-    if amp_filter is not None:
-        mode, values = amp_filter
-        if mode == "absolute":
-            bounds = values
-            filters.append(f"amplitude {bounds[0]:.3g}–{bounds[1]:.3g} {unit}")
-        else:
-            amplitudes = _label_filtered_amplitudes(session, labels, chunk_spikes)
-            if len(amplitudes):
-                low, high = np.percentile(amplitudes, values)
-                bounds = (float(low), float(high))
-            else:
-                bounds = (-np.inf, np.inf)
-            del amplitudes
-            filters.append(
-                f"amplitude {values[0]:g}–{values[1]:g} percentile "
-                f"({bounds[0]:.3g}–{bounds[1]:.3g} {unit})"
-            )
+    if options is None:
+        options = separate
+    elif separate != SELECTION:
+        raise TypeError("summarise_session: give either options or the separate filter keywords")
+    selection = ChunkedSelection(folder, options, version=version, chunk_spikes=chunk_spikes)
+    session = selection.session
 
     y = session.positions[:, 1]
     depth_range = (float(y.min()) - DEPTH_MARGIN_UM, float(y.max()) + DEPTH_MARGIN_UM)
@@ -171,15 +161,7 @@ def summarise_session(
     )
     hist_values = None
     hist_edges = None
-    n_invalid = n_noise = n_amplitude = n_kept = 0
-    for chunk in session.iter_chunks(chunk_spikes):
-        valid = drop_invalid(chunk)
-        n_invalid += len(chunk) - len(valid)
-        labelled = exclude_labels(valid, labels) if labels is not None else valid
-        n_noise += len(valid) - len(labelled)
-        kept = filter_amplitude(labelled, bounds) if bounds is not None else labelled
-        n_amplitude += len(labelled) - len(kept)
-        n_kept += len(kept)
+    for kept in selection:
         grid.add(kept.times, kept.depths, kept.amplitudes)
         part = depth_histogram(
             kept.depths,
@@ -189,37 +171,21 @@ def summarise_session(
         )
         hist_edges = part.edges
         hist_values = part.values if hist_values is None else hist_values + part.values
-        del chunk, valid, labelled, kept
+        del kept
     if hist_values is None:  # an empty session
         empty = depth_histogram(np.empty(0), bin_um=depth_bin_um, depth_range=depth_range)
         hist_edges, hist_values = empty.edges, empty.values
-    if n_invalid:
-        filters.insert(0, f"{n_invalid:,} spikes without finite depth/amplitude left out")
+    counts = selection.counts
     return StreamedSummary(
         info=session.info,
         histogram=DepthHistogram(hist_edges, hist_values, weight_histogram_by_amplitude),
         density=grid.result(),
         n_total=session.n_spikes,
-        n_invalid=n_invalid,
-        n_noise=n_noise,
-        n_amplitude=n_amplitude,
-        n_kept=n_kept,
+        n_invalid=counts["finite"],
+        n_noise=counts["labels"],
+        n_amplitude=counts["amplitude"],
+        n_kept=counts.n_kept,
         n_outside=grid.n_outside,
-        amplitude_bounds=bounds,
-        filters=tuple(filters),
+        amplitude_bounds=selection.bounds,
+        filters=selection.filters,
     )
-
-
-def _label_filtered_amplitudes(
-    session: KilosortFolder, labels: dict[int, str] | None, chunk_spikes: int
-) -> np.ndarray:
-    """Finite amplitudes of the spikes the label filter keeps, as float32."""
-    drop = labelled_clusters(labels) if labels is not None else np.empty(0, dtype=np.int64)
-    parts = []
-    for start in range(0, session.n_spikes, chunk_spikes):
-        amplitudes, clusters = session.read_amplitudes(start, start + chunk_spikes)
-        keep = np.isfinite(amplitudes)
-        if len(drop):
-            keep &= ~np.isin(clusters, drop)
-        parts.append(amplitudes[keep])
-    return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)

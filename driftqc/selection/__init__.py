@@ -2,9 +2,15 @@
 
 Three filters, always in this order: the **label** filter drops spikes of clusters labelled
 noise; the **amplitude** filter keeps spikes whose amplitude lies within bounds given as
-percentiles (of the spikes left by the label filter) or as absolute values, both bounds
-inclusive; **decimation** keeps every n-th remaining spike so a scatter stays readable and
-fast. Spikes without a finite depth or amplitude are set aside first and counted.
+percentiles (of the finite amplitudes of the spikes the label filter keeps) or as absolute
+values, both bounds inclusive; **decimation** keeps every n-th remaining spike so a scatter
+stays readable and fast. Spikes without a finite depth or amplitude are set aside first and
+counted.
+
+There is one filter chain (:mod:`driftqc.selection.chain`: the steps, the amplitude bounds,
+the captions) and two drivers of it: :func:`select_spikes` applies it to a table in memory,
+:class:`driftqc.selection.stream.ChunkedSelection` to a Kilosort folder read chunk by chunk,
+for sessions too large to hold whole. Both give the same spikes, counts, bounds and captions.
 
 Decimation only thins what is drawn as points: a :class:`Selection` keeps both the spikes
 that passed the filters (``kept``, for histograms and density images) and the thinned ones
@@ -13,16 +19,50 @@ that passed the filters (``kept``, for histograms and density images) and the th
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from driftqc.io.labels import resolve_label_source
 from driftqc.model import NOISE_LABEL, Sorting, SpikeTable
-from driftqc.options import DECIMATE_TARGET, Decimate, check_amplitude_filter, check_decimate
+from driftqc.options import SELECTION, Decimate, SelectionOptions, check_amplitude_filter
+from driftqc.selection.chain import (
+    AmplitudeStep,
+    ChainCounts,
+    FilterChain,
+    FiniteStep,
+    LabelStep,
+    ShankStep,
+    Step,
+    filter_captions,
+    labelled_clusters,
+    percentile_bounds,
+    rankable_amplitudes,
+    session_bounds,
+)
+
+__all__ = [
+    "AmplitudeStep",
+    "ChainCounts",
+    "FilterChain",
+    "FiniteStep",
+    "LabelStep",
+    "Selection",
+    "ShankStep",
+    "Step",
+    "amplitude_bounds",
+    "decimation_factor",
+    "drop_invalid",
+    "exclude_labels",
+    "filter_amplitude",
+    "filter_captions",
+    "labelled_clusters",
+    "percentile_bounds",
+    "rankable_amplitudes",
+    "select_spikes",
+    "session_bounds",
+]
 
 
 @dataclass(frozen=True)
@@ -90,14 +130,9 @@ class Selection:
 
 
 def drop_invalid(spikes: SpikeTable) -> SpikeTable:
-    """Remove spikes whose depth or amplitude is NaN or infinite."""
-    # a finite sum proves every value finite (one cheap pass); NaN, inf or overflow -> mask
-    with np.errstate(over="ignore", invalid="ignore"):
-        sums = np.add.reduce(spikes.depths), np.add.reduce(spikes.amplitudes)
-    if np.isfinite(sums).all():
-        return spikes
-    valid = np.isfinite(spikes.depths) & np.isfinite(spikes.amplitudes)
-    return spikes if valid.all() else spikes.take(valid)
+    """Remove spikes whose depth or amplitude is NaN or infinite (the chain's first step)."""
+    keep = FiniteStep().keep(spikes)
+    return spikes if keep is None else spikes.take(keep)
 
 
 def exclude_labels(
@@ -105,7 +140,7 @@ def exclude_labels(
     labels: Mapping[int, str] | None = None,
     excluded: Sequence[str] = (NOISE_LABEL,),
 ) -> SpikeTable:
-    """Remove spikes of clusters whose label is one of ``excluded``.
+    """Remove spikes of clusters whose label is one of ``excluded`` (the label step).
 
     Parameters
     ----------
@@ -117,60 +152,49 @@ def exclude_labels(
         Labels to drop (compared lower-case).
     """
     labels = spikes.cluster_labels if labels is None else labels
-    drop_ids = labelled_clusters(labels, excluded)
-    if not len(drop_ids):
-        return spikes
-    drop = np.isin(spikes.clusters, drop_ids)
-    return spikes.take(~drop) if drop.any() else spikes
-
-
-def labelled_clusters(
-    labels: Mapping[int, str], wanted: Sequence[str] = (NOISE_LABEL,)
-) -> np.ndarray:
-    """Ids of the clusters whose label (compared lower-case) is one of ``wanted``."""
-    return np.asarray(
-        [cid for cid, lab in labels.items() if lab.lower() in wanted], dtype=np.int64
-    )
+    keep = LabelStep(labelled_clusters(labels, excluded)).keep(spikes)
+    return spikes if keep is None else spikes.take(keep)
 
 
 def amplitude_bounds(
-    amplitudes: np.ndarray, mode: str, values: Sequence[float]
+    amplitudes: np.ndarray, mode: str | None, values: Sequence[float]
 ) -> tuple[float, float]:
-    """Absolute ``(low, high)`` bounds for an amplitude filter given as percentiles or values."""
+    """Absolute ``(low, high)`` bounds for an amplitude filter given as percentiles or values.
+
+    ``(-inf, inf)`` when there is no filter, or no amplitude to take percentiles of.
+    """
     checked = check_amplitude_filter(mode, values)
     if checked is None:
         return -np.inf, np.inf
-    mode, (low, high) = checked
-    if mode == "absolute" or len(amplitudes) == 0:
-        return low, high
-    low_value, high_value = np.percentile(amplitudes, [low, high])
-    return float(low_value), float(high_value)
+    mode, bounds = checked
+    if mode == "absolute":
+        return bounds
+    return percentile_bounds(amplitudes, bounds) or (-np.inf, np.inf)
 
 
 def filter_amplitude(spikes: SpikeTable, bounds: tuple[float, float]) -> SpikeTable:
-    """Keep spikes with ``low <= amplitude <= high``."""
-    low, high = bounds
-    keep = (spikes.amplitudes >= np.float32(low)) & (spikes.amplitudes <= np.float32(high))
-    return spikes if keep.all() else spikes.take(keep)
+    """Keep spikes with ``low <= amplitude <= high`` (the amplitude step)."""
+    keep = AmplitudeStep(bounds).keep(spikes)
+    return spikes if keep is None else spikes.take(keep)
 
 
 def decimation_factor(n_spikes: int, decimate: Decimate) -> int:
     """Return the thinning factor ``decimate`` asks for with ``n_spikes`` spikes (1: none)."""
-    factor = check_decimate(decimate)
-    if factor is None:
-        factor = max(1, math.ceil(n_spikes / DECIMATE_TARGET))
-    return factor
+    return SelectionOptions(decimate=decimate).decimation(n_spikes)
 
 
 def select_spikes(
     source: Sorting | SpikeTable,
     *,
-    exclude_noise: bool | str = False,
-    filter_amplitude_mode: str | None = None,
-    filter_amplitude_values: Sequence[float] = (),
-    decimate: Decimate = "estimate",
+    exclude_noise: bool | str = SELECTION.exclude_noise,
+    filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
+    filter_amplitude_values: Sequence[float] = SELECTION.filter_amplitude_values,
+    decimate: Decimate = SELECTION.decimate,
+    options: SelectionOptions | None = None,
 ) -> Selection:
     """Apply the label filter, the amplitude filter and decimation, in that order.
+
+    The in-memory driver of :class:`driftqc.selection.chain.FilterChain`.
 
     Parameters
     ----------
@@ -183,16 +207,25 @@ def select_spikes(
     filter_amplitude_mode
         ``"percentile"``, ``"absolute"`` or None (no amplitude filter).
     filter_amplitude_values
-        ``(low, high)``: percentiles (0–100) of the label-filtered amplitudes, or absolute
-        amplitudes. Both bounds are inclusive.
+        ``(low, high)``: percentiles (0–100) of the finite amplitudes of the spikes the label
+        filter keeps, or absolute amplitudes. Both bounds are inclusive.
     decimate
         ``"estimate"`` thins to at most 100 000 spikes, an integer n keeps every n-th spike,
         ``False``/``None``/``0`` keeps all.
+    options
+        All of the above in one checked object, instead of the separate keywords.
 
     Returns
     -------
     Selection
         The kept and shown spikes and how many each filter removed.
+
+    Raises
+    ------
+    OptionError
+        For an option out of range or of the wrong kind.
+    TypeError
+        If both ``options`` and one of the separate filter keywords are given.
 
     Notes
     -----
@@ -205,50 +238,33 @@ def select_spikes(
     ...                     filter_amplitude_values=(1, 99))  # doctest: +SKIP
     >>> sel.caption  # doctest: +SKIP
     """
-    check_decimate(decimate)
-    amp_filter = check_amplitude_filter(filter_amplitude_mode, filter_amplitude_values)
+    separate = SelectionOptions(
+        decimate=decimate,
+        exclude_noise=exclude_noise,
+        filter_amplitude_mode=filter_amplitude_mode,
+        filter_amplitude_values=filter_amplitude_values,
+    )
+    if options is None:
+        options = separate
+    elif separate != SELECTION:
+        raise TypeError("select_spikes: give either options or the separate filter keywords")
     if isinstance(source, Sorting):
         spikes = source.spikes
         sources = source.label_sources
     else:
         spikes = source
         sources = {"labels": dict(spikes.cluster_labels)} if spikes.cluster_labels else {}
-    n_total = len(spikes)
-    filters: list[str] = []
-
-    valid = drop_invalid(spikes)
-    n_invalid = n_total - len(valid)
-    if n_invalid:
-        filters.append(f"{n_invalid:,} spikes without finite depth/amplitude left out")
-
-    after_labels = valid
-    if exclude_noise:
-        where = spikes.info.path or spikes.info.name
-        labels = resolve_label_source(dict(sources), exclude_noise, where)  # type: ignore[arg-type]
-        after_labels = exclude_labels(valid, labels)
-        filters.append("noise units excluded")
-    n_noise = len(valid) - len(after_labels)
-
-    kept = after_labels
-    bounds = None
-    if amp_filter is not None:
-        mode, values = amp_filter
-        bounds = amplitude_bounds(after_labels.amplitudes, mode, values)
-        kept = filter_amplitude(after_labels, bounds)
-        unit = spikes.info.amplitude_unit
-        if mode == "percentile":
-            filters.append(
-                f"amplitude {values[0]:g}–{values[1]:g} percentile "
-                f"({bounds[0]:.3g}–{bounds[1]:.3g} {unit})"
-            )
-        else:
-            filters.append(f"amplitude {bounds[0]:.3g}–{bounds[1]:.3g} {unit}")
-    n_amplitude = len(after_labels) - len(kept)
-
-    factor = decimation_factor(len(kept), decimate)
+    chain = FilterChain.build(
+        options,
+        label_sources=sources,
+        where=spikes.info.path or spikes.info.name,
+        rank=lambda drop_ids: rankable_amplitudes(spikes.amplitudes, spikes.clusters, drop_ids),
+        amplitude_unit=spikes.info.amplitude_unit,
+    )
+    kept, counts = chain.apply(spikes)
+    factor = options.decimation(len(kept))
     shown = kept.take(slice(None, None, factor)) if factor > 1 else kept
-    if factor > 1:
-        filters.append(f"1 in {factor} spikes drawn")
+    filters = chain.captions(counts, decimation=factor)
     if len(kept) == 0:
         warnings.warn(
             f"{spikes.info.name}: no spikes left after filtering ({'; '.join(filters)})",
@@ -257,11 +273,11 @@ def select_spikes(
     return Selection(
         kept=kept,
         shown=shown,
-        n_total=n_total,
-        n_invalid=n_invalid,
-        n_noise=n_noise,
-        n_amplitude=n_amplitude,
+        n_total=counts.n_total,
+        n_invalid=counts["finite"],
+        n_noise=counts["labels"],
+        n_amplitude=counts["amplitude"],
         decimation=factor,
-        amplitude_bounds=bounds,
-        filters=tuple(filters),
+        amplitude_bounds=chain.bounds,
+        filters=filters,
     )

@@ -1,4 +1,4 @@
-"""Label filter, amplitude filter and decimation, in that order."""
+"""Label filter, amplitude filter and decimation, in that order: the one filter chain."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import pytest
 
 from driftqc import OptionError, SortingFormatError, read_kilosort, select_spikes
 from driftqc.model import SessionInfo, SpikeTable
+from driftqc.options import SelectionOptions
 from driftqc.selection import decimation_factor
+from driftqc.selection.chain import (
+    ChainCounts,
+    FilterChain,
+    filter_captions,
+    percentile_bounds,
+    rankable_amplitudes,
+)
 
 INFO = SessionInfo("t", None, "kilosort3", 30000.0, "a.u.", "", "", "raw")
 
@@ -155,3 +163,110 @@ def test_empty_selection_warns():
 def test_bad_options(kwargs, message):
     with pytest.raises(OptionError, match=message):
         select_spikes(table([1, 2, 3]), **kwargs)
+
+
+# ------------------------------------------------------------------ the chain itself
+
+
+def _chain(spikes, options, **kwargs):
+    return FilterChain.build(
+        options,
+        label_sources={"labels": spikes.cluster_labels},
+        where="t",
+        rank=lambda drop: rankable_amplitudes(spikes.amplitudes, spikes.clusters, drop),
+        **kwargs,
+    )
+
+
+def test_chain_counts_of_chunks_add_up_to_the_whole():
+    rng = np.random.default_rng(3)
+    n = 1000
+    amps = rng.gamma(3.0, 10.0, n).astype(np.float32)
+    amps[::37] = np.nan
+    depths = rng.uniform(0, 100, n).astype(np.float32)
+    depths[5::41] = np.inf
+    clusters = rng.integers(0, 6, n).astype(np.int32)
+    spikes = table(amps, clusters, depths, labels={0: "noise", 3: "NOISE", 1: "good"})
+    options = SelectionOptions(
+        exclude_noise=True, filter_amplitude_mode="percentile", filter_amplitude_values=(10, 90)
+    )
+    chain = _chain(spikes, options)
+    whole, counts = chain.apply(spikes)
+    parts = [chain.apply(spikes.take(slice(i, i + 64))) for i in range(0, n, 64)]
+    total = sum((c for _, c in parts), ChainCounts())
+    assert total == counts
+    assert total.n_kept == len(whole)
+    np.testing.assert_array_equal(np.concatenate([k.times for k, _ in parts]), whole.times)
+    # each step counts the spikes it removes among those the steps before it kept
+    valid = np.isfinite(amps) & np.isfinite(depths)
+    not_noise = valid & ~np.isin(clusters, [0, 3])
+    low, high = chain.bounds
+    assert counts["finite"] == n - valid.sum()
+    assert counts["labels"] == valid.sum() - not_noise.sum()
+    inside = not_noise & (amps >= np.float32(low)) & (amps <= np.float32(high))
+    assert counts["amplitude"] == not_noise.sum() - inside.sum()
+    # the bounds rank the finite amplitudes of the spikes the label filter keeps
+    ranked = amps[np.isfinite(amps) & ~np.isin(clusters, [0, 3])]
+    assert chain.bounds == percentile_bounds(ranked, (10, 90))
+
+
+def test_chain_keeps_the_same_table_when_nothing_is_removed():
+    spikes = table([1.0, 2.0, 3.0])
+    kept, counts = _chain(spikes, SelectionOptions()).apply(spikes)
+    assert kept is spikes and counts.n_kept == 3 and counts["finite"] == 0
+
+
+def test_shank_step():
+    clusters = np.array([0, 1, 2, 3, 0, 1, 2, 3], dtype=np.int32)
+    spikes = table(np.arange(1, 9), clusters, labels={1: "noise"})
+    template_shanks = np.array([0, 1, 1, 0])
+    options = SelectionOptions(exclude_noise=True)
+    chain = _chain(spikes, options, template_shanks=template_shanks, shank=1)
+    kept, counts = chain.apply(spikes)
+    # noise (template 1) goes first, then the shank step keeps template 2 (shank 1)
+    assert kept.templates.tolist() == [2, 2]
+    assert (counts["labels"], counts["shank"], counts.n_kept) == (2, 4, 2)
+    assert chain.captions(counts) == ("noise units excluded", "shank 1 only")
+    with pytest.raises(ValueError, match="template_shanks"):
+        _chain(spikes, options, shank=1)
+
+
+def test_captions_one_function_for_every_filter():
+    options = SelectionOptions(
+        exclude_noise=True, filter_amplitude_mode="percentile", filter_amplitude_values=(1, 99)
+    )
+    assert filter_captions(
+        options, n_invalid=1234, bounds=(2.5, 310.0), amplitude_unit="µV", decimation=4
+    ) == (
+        "1,234 spikes without finite depth/amplitude left out",
+        "noise units excluded",
+        "amplitude 1–99 percentile (2.5–310 µV)",
+        "1 in 4 spikes drawn",
+    )
+    absolute = SelectionOptions(filter_amplitude_mode="absolute", filter_amplitude_values=(5, 60))
+    assert filter_captions(absolute, n_invalid=0, bounds=(5, 60), amplitude_unit="a.u.") == (
+        "amplitude 5–60 a.u.",
+    )
+
+
+def test_percentile_filter_with_nothing_to_rank():
+    spikes = table([1.0, 2.0], [1, 1], labels={1: "noise"})
+    with pytest.warns(UserWarning, match="no spikes left"):
+        sel = select_spikes(
+            spikes,
+            exclude_noise=True,
+            filter_amplitude_mode="percentile",
+            filter_amplitude_values=(1, 99),
+        )
+    assert sel.amplitude_bounds is None and sel.n_amplitude == 0
+    assert "amplitude 1–99 percentile (no spikes to rank)" in sel.filters
+
+
+def test_options_object_gives_the_same_selection():
+    amps = np.tile([1.0, 10.0, 20.0], 40)
+    kwargs = {"filter_amplitude_mode": "absolute", "filter_amplitude_values": (5, 15)}
+    by_keywords = select_spikes(table(amps), decimate=2, **kwargs)
+    by_options = select_spikes(table(amps), options=SelectionOptions(decimate=2, **kwargs))
+    assert by_options.to_dict() == by_keywords.to_dict()
+    with pytest.raises(TypeError, match="either options"):
+        select_spikes(table(amps), decimate=3, options=SelectionOptions())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -10,7 +12,11 @@ from driftqc import read_kilosort, select_spikes
 from driftqc.io.kilosort import KilosortFolder
 from driftqc.metrics.histograms import density_image, depth_histogram
 from driftqc.metrics.streaming import summarise_session
+from driftqc.options import SelectionOptions
 from driftqc.plotting.drift_map import plot_density_summary
+from driftqc.selection.chain import FilterChain, rankable_amplitudes
+from driftqc.selection.stream import ChunkedSelection
+from driftqc.synthetic import write_kilosort_folder
 
 FILTERS = [
     {},
@@ -44,8 +50,8 @@ def test_chunked_summary_equals_in_memory(request, which, filters):
         sel.n_noise,
         sel.n_amplitude,
     )
-    if sel.amplitude_bounds is not None:
-        np.testing.assert_allclose(summary.amplitude_bounds, sel.amplitude_bounds)
+    assert summary.amplitude_bounds == sel.amplitude_bounds
+    assert summary.filters == sel.filters
     image = summary.density
     expected = density_image(
         kept.times,
@@ -63,6 +69,90 @@ def test_chunked_summary_equals_in_memory(request, which, filters):
     )
     np.testing.assert_array_equal(summary.histogram.values, hist.values)
     assert summary.n_outside == 0
+
+
+@pytest.fixture(scope="module")
+def damaged_ks4(tmp_path_factory: pytest.TempPathFactory):
+    """A Kilosort 4 folder, two shanks, with NaN depths and infinite amplitudes here and there."""
+    session = write_kilosort_folder(
+        tmp_path_factory.mktemp("damaged") / "kilosort4",
+        n_spikes=20_000, layout="kilosort4", n_channels=64, n_shanks=2, n_units=12,
+        duration=100.0, seed=3,
+    )  # fmt: skip
+    path = session.path / "spike_positions.npy"
+    positions = np.load(path)
+    positions[::97, 1] = np.nan
+    np.save(path, positions)
+    path = session.path / "amplitudes.npy"
+    scalings = np.load(path)
+    scalings[5::301] = np.inf
+    np.save(path, scalings)
+    return session
+
+
+DRIVER_OPTIONS = [
+    SelectionOptions(
+        exclude_noise=True, filter_amplitude_mode="percentile", filter_amplitude_values=(5, 95)
+    ),
+    SelectionOptions(filter_amplitude_mode="percentile", filter_amplitude_values=(0, 100)),
+    SelectionOptions(
+        exclude_noise="group", filter_amplitude_mode="absolute", filter_amplitude_values=(8, 40)
+    ),
+]
+
+
+@pytest.mark.filterwarnings("ignore:.*no finite depth")
+@pytest.mark.parametrize("options", DRIVER_OPTIONS)
+@pytest.mark.parametrize("which", ["damaged_ks4", "ks25_session"])
+def test_two_drivers_give_the_same_selection(request, which, options):
+    """Whole table in memory, or 137 chunks: same spikes, counts, bounds and captions."""
+    path = request.getfixturevalue(which).path
+    sel = select_spikes(read_kilosort(path), options=replace(options, decimate=3))
+    chunked = ChunkedSelection(path, options, chunk_spikes=437)
+    parts = list(chunked)
+    assert len(parts) > 40
+    for column in ("times", "amplitudes", "templates", "clusters"):
+        got = np.concatenate([getattr(p, column) for p in parts])
+        np.testing.assert_array_equal(got, getattr(sel.kept, column), err_msg=column)
+    # Kilosort 1-3 depths are float32 sums: other window boundaries may round differently
+    depths = np.concatenate([p.depths for p in parts])
+    np.testing.assert_allclose(depths, sel.kept.depths, rtol=1e-6)
+    counts = chunked.counts
+    assert (counts.n_total, counts["finite"], counts["labels"], counts["amplitude"]) == (
+        sel.n_total,
+        sel.n_invalid,
+        sel.n_noise,
+        sel.n_amplitude,
+    )
+    assert counts.n_kept == len(sel.kept)
+    assert chunked.bounds == sel.amplitude_bounds
+    assert sel.filters == (*chunked.filters, "1 in 3 spikes drawn")  # only one decimates
+    if which == "damaged_ks4":
+        assert sel.n_invalid > 0
+
+
+@pytest.mark.filterwarnings("ignore:.*no finite depth")
+def test_shank_step_in_both_drivers(damaged_ks4):
+    sorting = read_kilosort(damaged_ks4.path)
+    spikes = sorting.spikes
+    template_shanks = np.arange(len(sorting.templates)) % 2
+    options = DRIVER_OPTIONS[0]
+    chain = FilterChain.build(
+        options,
+        label_sources=sorting.label_sources,
+        where="here",
+        rank=lambda drop: rankable_amplitudes(spikes.amplitudes, spikes.clusters, drop),
+        template_shanks=template_shanks,
+        shank=1,
+    )
+    kept, counts = chain.apply(spikes)
+    assert (template_shanks[kept.templates] == 1).all() and 0 < counts["shank"] < len(spikes)
+    chunked = ChunkedSelection(
+        damaged_ks4.path, options, chunk_spikes=1000, template_shanks=template_shanks, shank=1
+    )
+    np.testing.assert_array_equal(np.concatenate([p.times for p in chunked]), kept.times)
+    assert chunked.counts == counts
+    assert chunked.filters == chain.captions(counts) and chunked.filters[-1] == "shank 1 only"
 
 
 def test_chunks_cover_the_session(ks25_session):

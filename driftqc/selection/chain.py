@@ -1,0 +1,419 @@
+"""The one filter chain: which spikes pass, how many each step removed, and the captions.
+
+A chain is a short list of **steps**, each a rule that says of every spike of a table whether
+it stays (:class:`Step`). The chain runs them in order on one table, whole session or chunk
+alike, and returns the spikes that passed with how many each step removed
+(:class:`ChainCounts`; counts of chunks add up to the counts of the whole session). The
+steps, in order:
+
+1. **finite**: spikes whose depth or amplitude is NaN or infinite are set aside and counted;
+2. **labels**: spikes of clusters labelled noise are dropped (``exclude_noise``);
+3. **amplitude**: spikes outside ``low <= amplitude <= high`` are dropped. With percentile
+   bounds, ``low`` and ``high`` are computed once per session, before any spike is filtered,
+   by :func:`percentile_bounds` from the finite amplitudes of the spikes the label filter
+   keeps (:func:`rankable_amplitudes`), so a chunk is filtered with the session's bounds;
+4. **shank** (optional): keep the spikes of one shank, from a template → shank table. It
+   comes after the amplitude step so that every shank of a session shares one amplitude
+   range (and the ranking pass needs no per-spike templates).
+
+Decimation (every n-th spike drawn) is not a step: it thins what a scatter draws, after the
+chain, and only the in-memory driver does it. :func:`filter_captions` writes the captions
+of every driver, from the options, the bounds and the counts.
+
+Adding a step
+-------------
+A step is any object with a ``name`` (the key of its count) and ``keep(spikes)`` returning
+a boolean mask over the table's rows, or None when it keeps every spike; add it in
+:meth:`FilterChain.build` and give it a caption in :func:`filter_captions`. Both drivers
+(:func:`driftqc.selection.select_spikes` and :class:`driftqc.selection.stream.ChunkedSelection`)
+then apply it with no further change. A **frame** step (raw or registered depths) is not a
+filter but a transform (table → the same spikes with depths in another frame); it belongs
+before the ``finite`` step, so that spikes without a registered depth are set aside and
+counted there, and it would be a ``frame`` callable applied first in :meth:`FilterChain.apply`.
+The amplitude bounds do not depend on depths, so they are the same in every frame.
+
+The two drivers share everything here: the steps, the bounds and the captions. They differ
+only in where the spikes come from (one table, or a folder read chunk by chunk).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from driftqc.io.labels import resolve_label_source
+from driftqc.model import NOISE_LABEL, SpikeTable
+from driftqc.options import SelectionOptions
+
+Bounds = tuple[float, float]
+
+#: names of the steps, in chain order (the keys of :attr:`ChainCounts.removed`)
+STEP_NAMES = ("finite", "labels", "amplitude", "shank")
+
+
+class Step(Protocol):
+    """One filter of the chain: which spikes of a table it keeps."""
+
+    name: ClassVar[str]
+
+    def keep(self, spikes: SpikeTable) -> np.ndarray | None:
+        """Return a boolean mask of the spikes kept, or None when every spike is kept.
+
+        The mask must be a new array: the chain combines masks in place.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class FiniteStep:
+    """Set aside spikes whose depth or amplitude is NaN or infinite."""
+
+    name: ClassVar[str] = "finite"
+
+    def keep(self, spikes: SpikeTable) -> np.ndarray | None:
+        """Mask of spikes with finite depth and amplitude (None: all finite)."""
+        # a finite sum proves every value finite (one cheap pass); NaN, inf or overflow -> mask
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = np.add.reduce(spikes.depths), np.add.reduce(spikes.amplitudes)
+        if np.isfinite(sums).all():
+            return None
+        valid = np.isfinite(spikes.depths)
+        valid &= np.isfinite(spikes.amplitudes)
+        return None if valid.all() else valid
+
+
+@dataclass(frozen=True)
+class LabelStep:
+    """Drop the spikes of the clusters in ``drop_ids`` (those labelled noise)."""
+
+    drop_ids: np.ndarray
+    name: ClassVar[str] = "labels"
+
+    def keep(self, spikes: SpikeTable) -> np.ndarray | None:
+        """Mask of spikes whose cluster is not dropped (None: none dropped)."""
+        return _not_in(spikes.clusters, self.drop_ids)
+
+
+@dataclass(frozen=True)
+class AmplitudeStep:
+    """Keep spikes with ``low <= amplitude <= high`` (compared in float32)."""
+
+    bounds: Bounds
+    name: ClassVar[str] = "amplitude"
+
+    def keep(self, spikes: SpikeTable) -> np.ndarray | None:
+        """Mask of spikes within the bounds (None: all within)."""
+        low, high = self.bounds
+        keep = spikes.amplitudes >= np.float32(low)
+        keep &= spikes.amplitudes <= np.float32(high)
+        return None if keep.all() else keep
+
+
+@dataclass(frozen=True)
+class ShankStep:
+    """Keep the spikes of one shank, given each template's shank.
+
+    Attributes
+    ----------
+    template_shanks
+        ``(n_templates,)`` shank index of each template.
+    shank
+        The shank to keep.
+    """
+
+    template_shanks: np.ndarray
+    shank: int
+    name: ClassVar[str] = "shank"
+
+    def keep(self, spikes: SpikeTable) -> np.ndarray | None:
+        """Mask of spikes whose template lies on ``shank`` (None: all do)."""
+        keep = np.asarray(self.template_shanks)[spikes.templates] == self.shank
+        return None if keep.all() else keep
+
+
+@dataclass(frozen=True)
+class ChainCounts:
+    """How many spikes entered a chain and how many each step removed.
+
+    Counts of consecutive chunks add up (``a + b``) to those of the whole session.
+
+    Attributes
+    ----------
+    n_total
+        Spikes that entered the chain.
+    removed
+        Spikes removed, by step name (see :data:`STEP_NAMES`); steps not in the chain: 0.
+    """
+
+    n_total: int = 0
+    removed: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def n_kept(self) -> int:
+        """Spikes that passed every step."""
+        return self.n_total - sum(self.removed.values())
+
+    def __getitem__(self, step: str) -> int:
+        return self.removed.get(step, 0)
+
+    def __add__(self, other: ChainCounts) -> ChainCounts:
+        names = dict.fromkeys([*self.removed, *other.removed])
+        return ChainCounts(self.n_total + other.n_total, {k: self[k] + other[k] for k in names})
+
+
+@dataclass(frozen=True)
+class FilterChain:
+    """The steps that choose a session's spikes, ready to apply to a table or a chunk.
+
+    Build it with :meth:`build`; it holds the session's amplitude bounds already resolved,
+    so applying it to a chunk filters the chunk exactly as the whole session would be.
+
+    Attributes
+    ----------
+    options
+        The selection options it was built from.
+    steps
+        The filter steps, in order.
+    bounds
+        Absolute amplitude bounds applied, or None (no amplitude filter, or nothing to rank).
+    amplitude_unit
+        Unit of the amplitudes, for the captions.
+    shank
+        The shank kept by a shank step, or None.
+    """
+
+    options: SelectionOptions
+    steps: tuple[Step, ...]
+    bounds: Bounds | None = None
+    amplitude_unit: str = "a.u."
+    shank: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        options: SelectionOptions,
+        *,
+        label_sources: Mapping[str, Mapping[int, str]],
+        where: object,
+        rank: Callable[[np.ndarray], np.ndarray],
+        amplitude_unit: str = "a.u.",
+        template_shanks: np.ndarray | None = None,
+        shank: int | None = None,
+    ) -> FilterChain:
+        """Resolve the labels and the amplitude bounds of a session; return its chain.
+
+        Parameters
+        ----------
+        options
+            Which filters to apply.
+        label_sources
+            The session's label tables by source name (for ``exclude_noise``).
+        where
+            The session (path or name), for error messages.
+        rank
+            ``rank(drop_ids)`` returns the finite amplitudes of the session's spikes whose
+            cluster is not in ``drop_ids`` (see :func:`rankable_amplitudes`); called once,
+            only for a percentile amplitude filter.
+        amplitude_unit
+            Unit of the amplitudes, for the captions.
+        template_shanks, shank
+            Keep only the spikes of ``shank``, given each template's shank.
+
+        Raises
+        ------
+        SortingFormatError
+            If ``exclude_noise`` asks for a label table the session does not have.
+        """
+        drop_ids = np.empty(0, dtype=np.int64)
+        steps: list[Step] = [FiniteStep()]
+        if options.exclude_noise:
+            labels = resolve_label_source(
+                dict(label_sources),  # type: ignore[arg-type]
+                options.exclude_noise,
+                where,  # type: ignore[arg-type]
+            )
+            drop_ids = labelled_clusters(labels)
+            steps.append(LabelStep(drop_ids))
+        bounds = session_bounds(options, lambda: rank(drop_ids))
+        if bounds is not None:
+            steps.append(AmplitudeStep(bounds))
+        if shank is not None:
+            if template_shanks is None:
+                raise ValueError("a shank step needs template_shanks")
+            steps.append(ShankStep(np.asarray(template_shanks), int(shank)))
+        return cls(options, tuple(steps), bounds, amplitude_unit, shank)
+
+    def apply(self, spikes: SpikeTable) -> tuple[SpikeTable, ChainCounts]:
+        """Run the steps on a table (whole session or chunk).
+
+        Each step's mask is taken over the whole table and the masks are combined, so the
+        table is copied at most once; a step removes the spikes it rejects among those the
+        steps before it kept.
+
+        Returns
+        -------
+        kept : SpikeTable
+            The spikes that passed every step (``spikes`` itself when all passed).
+        counts : ChainCounts
+            Spikes in, and removed by each step.
+        """
+        keep: np.ndarray | None = None
+        n_left = len(spikes)
+        removed = dict.fromkeys(STEP_NAMES, 0)  # steps not in this chain removed none
+        for step in self.steps:
+            mask = step.keep(spikes)
+            if mask is None:
+                continue
+            if keep is None:
+                keep = mask
+            else:
+                keep &= mask
+            n_now = int(np.count_nonzero(keep))
+            removed[step.name] = n_left - n_now
+            n_left = n_now
+        counts = ChainCounts(len(spikes), removed)
+        if keep is None or n_left == len(spikes):
+            return spikes, counts
+        return spikes.take(keep), counts
+
+    def captions(self, counts: ChainCounts, decimation: int = 1) -> tuple[str, ...]:
+        """Return the filter captions for these counts (see :func:`filter_captions`)."""
+        return filter_captions(
+            self.options,
+            n_invalid=counts["finite"],
+            bounds=self.bounds,
+            amplitude_unit=self.amplitude_unit,
+            decimation=decimation,
+            shank=self.shank,
+        )
+
+
+def filter_captions(
+    options: SelectionOptions,
+    *,
+    n_invalid: int,
+    bounds: Bounds | None,
+    amplitude_unit: str,
+    decimation: int = 1,
+    shank: int | None = None,
+) -> tuple[str, ...]:
+    """Say in words which filters chose a selection, one caption per filter, in chain order.
+
+    Parameters
+    ----------
+    options
+        The options the chain was built from.
+    n_invalid
+        Spikes set aside for a non-finite depth or amplitude.
+    bounds
+        The amplitude bounds applied (None: none, or no spike to rank).
+    amplitude_unit
+        Unit of the amplitudes.
+    decimation
+        Every ``decimation``-th kept spike drawn (1: all).
+    shank
+        The shank kept, or None.
+
+    Examples
+    --------
+    >>> from driftqc.options import SelectionOptions
+    >>> filter_captions(
+    ...     SelectionOptions(exclude_noise=True, filter_amplitude_mode="percentile",
+    ...                      filter_amplitude_values=(1, 99)),
+    ...     n_invalid=0, bounds=(12.3, 456.0), amplitude_unit="µV", decimation=3)
+    ('noise units excluded', 'amplitude 1–99 percentile (12.3–456 µV)', '1 in 3 spikes drawn')
+    """
+    filters: list[str] = []
+    if n_invalid:
+        filters.append(f"{n_invalid:,} spikes without finite depth/amplitude left out")
+    if options.exclude_noise:
+        filters.append("noise units excluded")
+    amp_filter = options.amplitude_filter
+    if amp_filter is not None:
+        mode, (low, high) = amp_filter
+        if mode == "absolute":
+            filters.append(f"amplitude {low:.3g}–{high:.3g} {amplitude_unit}")
+        elif bounds is None:
+            filters.append(f"amplitude {low:g}–{high:g} percentile (no spikes to rank)")
+        else:
+            filters.append(
+                f"amplitude {low:g}–{high:g} percentile "
+                f"({bounds[0]:.3g}–{bounds[1]:.3g} {amplitude_unit})"
+            )
+    if shank is not None:
+        filters.append(f"shank {shank} only")
+    if decimation > 1:
+        filters.append(f"1 in {decimation} spikes drawn")
+    return tuple(filters)
+
+
+def session_bounds(options: SelectionOptions, rank: Callable[[], np.ndarray]) -> Bounds | None:
+    """Return the absolute amplitude bounds the options ask for, for one session.
+
+    Parameters
+    ----------
+    options
+        The selection options.
+    rank
+        Returns the amplitudes to take percentiles of (see :func:`rankable_amplitudes`);
+        called only for a percentile filter.
+
+    Returns
+    -------
+    tuple of float or None
+        ``(low, high)``; None without an amplitude filter, or when a percentile filter has no
+        amplitude to rank (it then removes nothing).
+    """
+    amp_filter = options.amplitude_filter
+    if amp_filter is None:
+        return None
+    mode, values = amp_filter
+    if mode == "absolute":
+        return values
+    return percentile_bounds(rank(), values)
+
+
+def percentile_bounds(amplitudes: np.ndarray, percentiles: Bounds) -> Bounds | None:
+    """``(low, high)`` percentiles of ``amplitudes``, or None when there are none."""
+    if len(amplitudes) == 0:
+        return None
+    low, high = np.percentile(amplitudes, percentiles)
+    return float(low), float(high)
+
+
+def rankable_amplitudes(
+    amplitudes: np.ndarray, clusters: np.ndarray, drop_ids: np.ndarray
+) -> np.ndarray:
+    """Return the amplitudes to take percentiles of: finite, of clusters not dropped.
+
+    Depths play no part, so the bounds can be computed without them (the chunked driver
+    reads only amplitudes and cluster ids for this pass) and are the same in every frame.
+    Feed it the whole table, or each chunk and concatenate.
+    """
+    keep = np.isfinite(amplitudes)
+    labels_keep = _not_in(clusters, drop_ids)
+    if labels_keep is not None:
+        keep &= labels_keep
+    return amplitudes if keep.all() else amplitudes[keep]
+
+
+def labelled_clusters(
+    labels: Mapping[int, str], wanted: Sequence[str] = (NOISE_LABEL,)
+) -> np.ndarray:
+    """Ids of the clusters whose label (compared lower-case) is one of ``wanted``."""
+    return np.asarray(
+        [cid for cid, lab in labels.items() if lab.lower() in wanted], dtype=np.int64
+    )
+
+
+def _not_in(clusters: np.ndarray, drop_ids: np.ndarray) -> np.ndarray | None:
+    """Mask of ``clusters`` not in ``drop_ids``, or None when none is."""
+    if not len(drop_ids):
+        return None
+    drop = np.isin(clusters, drop_ids)
+    if not drop.any():
+        return None
+    return np.logical_not(drop, out=drop)
