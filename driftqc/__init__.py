@@ -13,6 +13,7 @@ from driftqc.amplitudes import get_amplitudes
 from driftqc.errors import DriftQCError, EmptySelectionError, OptionError, SortingFormatError
 from driftqc.io import load_sorting, read_kilosort
 from driftqc.model import SessionInfo, Sorting, SpikeTable
+from driftqc.options import MapStyle, RenderOptions, SelectionOptions
 from driftqc.selection import Selection, select_spikes
 
 if TYPE_CHECKING:
@@ -26,9 +27,12 @@ __all__ = [
     "DriftQCError",
     "DriftmapPlotWidget",
     "EmptySelectionError",
+    "MapStyle",
     "MultiSessionDriftmapWidget",
     "OptionError",
+    "RenderOptions",
     "Selection",
+    "SelectionOptions",
     "SessionInfo",
     "Sorting",
     "SortingFormatError",

@@ -9,13 +9,14 @@ import numpy as np
 
 from driftqc.io import load_sorting
 from driftqc.model import Sorting
+from driftqc.options import SELECTION, SelectionOptions
 from driftqc.qc.amplitude_units import shared_amplitude_unit
 from driftqc.selection import select_spikes
 
 
 def get_amplitudes(
     list_of_path_or_analyzer: Sequence[Path | str | Sorting],
-    exclude_noise: bool | str = False,
+    exclude_noise: bool | str = SELECTION.exclude_noise,
     concatenate: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Load the spike amplitudes of several sessions.
@@ -50,6 +51,7 @@ def get_amplitudes(
     ...                       concatenate=True)  # doctest: +SKIP
     >>> low, high = np.percentile(amps, [1, 99])  # doctest: +SKIP
     """
+    options = SelectionOptions(exclude_noise=exclude_noise, decimate=False)  # checked once
     if isinstance(list_of_path_or_analyzer, str | Path):
         list_of_path_or_analyzer = [list_of_path_or_analyzer]
     per_session = []
@@ -58,7 +60,7 @@ def get_amplitudes(
         # a DriftPlotter carries its Sorting (an analyzer's .sorting is SpikeInterface's own)
         held = getattr(source, "sorting", None)
         sorting = load_sorting(held if isinstance(held, Sorting) else source, with_depths=False)
-        selection = select_spikes(sorting, exclude_noise=exclude_noise, decimate=False)
+        selection = select_spikes(sorting, options=options)
         per_session.append(np.array(selection.kept.amplitudes))
         infos.append(sorting.info)
     if concatenate:

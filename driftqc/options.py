@@ -1,10 +1,12 @@
 """User options: the one home of every default, validated once at the boundary.
 
-:class:`SelectionOptions` (which spikes a map shows) and :class:`MapStyle` (how they are
-shaded) are frozen and check themselves when built, with messages a user understands. They
-hold the only copy of each default: ``DriftPlotter``'s signatures, the command line, the
-viewer and the workflow's schema and ``config/config.yaml`` take their defaults from these
-classes (a test keeps the schema and the config file equal to them). Code below the front
+:class:`SelectionOptions` (which spikes a map shows), :class:`MapStyle` (how they are
+shaded) and :class:`RenderOptions` (scatter or density image) are frozen and check themselves
+when built, with messages a user understands. They hold the only copy of each default, in
+the instances :data:`SELECTION`, :data:`STYLE` and :data:`RENDER`: ``DriftPlotter``'s
+signatures, ``get_amplitudes``, the command line, the viewer, ``plot_drift_map`` and the
+workflow's schema and ``config/config.yaml`` take their defaults from them
+(``tests/core/test_option_defaults.py`` keeps them all equal). Code below the front
 doors receives option objects, or values already checked, and trusts them.
 
 The ``check_*`` functions are the checks themselves, for code that validates one value.
@@ -22,6 +24,8 @@ from driftqc.errors import OptionError
 DECIMATE_TARGET = 100_000
 AMPLITUDE_MODES = ("percentile", "absolute")
 SCALINGS = ("linear", "log2", "log10")
+RENDERS = ("scatter", "density")
+DENSITY_STATISTICS = ("count", "mean_amplitude", "max_amplitude")
 
 Decimate = int | bool | str | None
 Scaling = str | tuple[float, float]
@@ -90,6 +94,14 @@ def check_n_bins(n_color_bins: object) -> int:
     if n_color_bins != int(n_color_bins) or not 1 <= n_color_bins <= 256:
         raise OptionError(f"n_color_bins={n_color_bins!r} must be a whole number from 1 to 256")
     return int(n_color_bins)
+
+
+def check_choice(value: object, choices: Sequence[str], name: str) -> str:
+    """Validate that ``value`` is one of ``choices`` (strings)."""
+    if not isinstance(value, str) or value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise OptionError(f"{name}={value!r}: use one of {listed}")
+    return value
 
 
 def check_positive(value: object, name: str) -> float:
@@ -216,6 +228,37 @@ class MapStyle:
         return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
 
 
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a static (matplotlib) drift map renders the spikes it is given.
+
+    Attributes
+    ----------
+    render
+        ``"scatter"`` (one point per decimated spike) or ``"density"`` (every kept spike
+        binned into a time × depth image).
+    density_statistic
+        For ``render="density"``: ``"count"``, ``"mean_amplitude"`` or ``"max_amplitude"``.
+
+    Raises
+    ------
+    OptionError
+        When built with a value that is not one of the choices.
+    """
+
+    render: str = "scatter"
+    density_statistic: str = "count"
+
+    def __post_init__(self) -> None:
+        check_choice(self.render, RENDERS, "render")
+        check_choice(self.density_statistic, DENSITY_STATISTICS, "density_statistic")
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> RenderOptions:
+        """Build from keyword arguments, keeping only the names this class has."""
+        return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
+
+
 def _names(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
 
@@ -223,3 +266,4 @@ def _names(cls: type) -> set[str]:
 #: the defaults, for signatures: ``def f(decimate: Decimate = SELECTION.decimate)``
 SELECTION = SelectionOptions()
 STYLE = MapStyle()
+RENDER = RenderOptions()

@@ -1,4 +1,4 @@
-"""``DriftPlotter``: the seed API's front door, a thin facade over reading, selection and views.
+"""``DriftPlotter``: the driftplots-compatible front door over reading, selection and views.
 
 It loads one session on construction and draws drift maps on request. Every plot call starts
 from the same read-only arrays, so calls never influence each other.
@@ -14,7 +14,15 @@ import numpy as np
 
 from driftqc.io import load_sorting
 from driftqc.model import Sorting
-from driftqc.options import Decimate, check_n_bins, check_positive, check_scaling
+from driftqc.options import (
+    RENDER,
+    SELECTION,
+    STYLE,
+    Decimate,
+    MapStyle,
+    Scaling,
+    SelectionOptions,
+)
 from driftqc.plotting import plot_drift_map
 from driftqc.selection import Selection, select_spikes
 
@@ -104,36 +112,40 @@ class DriftPlotter:
 
     def select(
         self,
-        decimate: Decimate = "estimate",
-        exclude_noise: bool | str = False,
-        filter_amplitude_mode: str | None = None,
-        filter_amplitude_values: Sequence[float] = (),
+        decimate: Decimate = SELECTION.decimate,
+        exclude_noise: bool | str = SELECTION.exclude_noise,
+        filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
+        filter_amplitude_values: Sequence[float] = SELECTION.filter_amplitude_values,
     ) -> Selection:
-        """Apply the filters of the plot methods and return the chosen spikes."""
-        return select_spikes(
-            self._sorting,
+        """Apply the filters of the plot methods and return the chosen spikes.
+
+        Parameters are those of :meth:`drift_map_plot_matplotlib`; they are checked once,
+        as a :class:`driftqc.options.SelectionOptions`.
+        """
+        options = SelectionOptions(
+            decimate=decimate,
             exclude_noise=exclude_noise,
             filter_amplitude_mode=filter_amplitude_mode,
-            filter_amplitude_values=filter_amplitude_values,
-            decimate=decimate,
+            filter_amplitude_values=filter_amplitude_values,  # type: ignore[arg-type]
         )
+        return select_spikes(self._sorting, options=options)
 
     def drift_map_plot_matplotlib(
         self,
-        decimate: int | bool | None | str = "estimate",
-        exclude_noise: bool | str = False,
-        amplitude_cmap_scaling: str | tuple[float, float] = "linear",
-        n_color_bins: int = 20,
-        point_size: float = 5.0,
-        filter_amplitude_mode: str | None = None,
-        filter_amplitude_values: tuple[float, ...] = (),
+        decimate: Decimate = SELECTION.decimate,
+        exclude_noise: bool | str = SELECTION.exclude_noise,
+        amplitude_cmap_scaling: Scaling = STYLE.amplitude_cmap_scaling,
+        n_color_bins: int = STYLE.n_color_bins,
+        point_size: float = STYLE.point_size,
+        filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
+        filter_amplitude_values: tuple[float, ...] = SELECTION.filter_amplitude_values,
         add_histogram_plot: bool = False,
         weight_histogram_by_amplitude: bool = False,
         title: bool | str | None = None,
         *,
         ax: Axes | None = None,
-        render: str = "scatter",
-        density_statistic: str = "count",
+        render: str = RENDER.render,
+        density_statistic: str = RENDER.density_statistic,
         colorbar: bool = True,
     ) -> Figure:
         """Draw a static drift map with matplotlib.
@@ -176,6 +188,7 @@ class DriftPlotter:
         matplotlib.figure.Figure
             The figure; it is neither shown nor closed.
         """
+        style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)  # checked once
         selection = self.select(
             decimate, exclude_noise, filter_amplitude_mode, filter_amplitude_values
         )
@@ -188,9 +201,7 @@ class DriftPlotter:
             figure = plt.figure(figsize=(10, 7.5), layout="constrained", FigureClass=DriftqcFigure)
         return plot_drift_map(
             selection,
-            scaling=amplitude_cmap_scaling,
-            n_color_bins=n_color_bins,
-            point_size=point_size,
+            style=style,
             histogram=add_histogram_plot,
             weight_histogram_by_amplitude=weight_histogram_by_amplitude,
             title=title,
@@ -203,13 +214,13 @@ class DriftPlotter:
 
     def drift_map_plot_interactive(
         self,
-        decimate: int | bool | None | str = "estimate",
-        exclude_noise: bool | str = False,
-        amplitude_cmap_scaling: str | tuple[float, float] = "linear",
-        n_color_bins: int = 20,
-        point_size: float = 5.0,
-        filter_amplitude_mode: str | None = None,
-        filter_amplitude_values: tuple[float, ...] = (),
+        decimate: Decimate = SELECTION.decimate,
+        exclude_noise: bool | str = SELECTION.exclude_noise,
+        amplitude_cmap_scaling: Scaling = STYLE.amplitude_cmap_scaling,
+        n_color_bins: int = STYLE.n_color_bins,
+        point_size: float = STYLE.point_size,
+        filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
+        filter_amplitude_values: tuple[float, ...] = SELECTION.filter_amplitude_values,
         title: bool | str | None = None,
     ) -> Any:
         """Build an interactive pyqtgraph drift-map widget (needs the ``gui`` extra).
@@ -223,9 +234,7 @@ class DriftPlotter:
             The populated widget, not yet shown: call its ``plot()`` to show it and run the
             event loop. A ``QApplication`` is created if none exists.
         """
-        check_scaling(amplitude_cmap_scaling)
-        check_n_bins(n_color_bins)
-        check_positive(point_size, "point_size")
+        style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)
         selection = self.select(
             decimate, exclude_noise, filter_amplitude_mode, filter_amplitude_values
         )
@@ -236,8 +245,6 @@ class DriftPlotter:
             templates=self._sorting.templates,
             channel_positions=self._sorting.channel_positions,
             channel_shanks=self._sorting.channel_shanks,
-            amplitude_cmap_scaling=amplitude_cmap_scaling,
-            n_color_bins=n_color_bins,
-            point_size=point_size,
             title=title,
+            style=style,
         )

@@ -1,7 +1,9 @@
 """Command-line options shared by the subcommands, and the checks every command makes first.
 
-Options are checked before any session is read, so a typo fails in a second rather than after
-minutes of loading: :func:`check_selection_options` (filters and shading),
+Defaults come from the option objects (:data:`driftqc.options.SELECTION`, ``STYLE``,
+``RENDER``). Options are checked before any session is read, so a typo fails in a second
+rather than after minutes of loading: :func:`check_selection_options` (filters and shading,
+checked once by building the option objects),
 :func:`check_output_file` (the folder exists, the name is not a folder, the format can be
 written). Messages name the command-line flag (``--amplitude-range``), never the library
 parameter behind it; :func:`flag_names` rewrites library messages raised while a command runs.
@@ -17,9 +19,9 @@ import os
 import tempfile
 from collections.abc import Collection, Iterator
 from pathlib import Path
-from typing import Any
 
 from driftqc.errors import DriftQCError, OptionError
+from driftqc.options import AMPLITUDE_MODES, SELECTION, STYLE, MapStyle, SelectionOptions
 
 #: library parameter -> the flag that sets it, for messages
 FLAGS = {
@@ -32,6 +34,16 @@ FLAGS = {
     "decimate": "--decimate",
     "version": "--version",
 }
+
+
+def _decimate_text(value: object) -> str:
+    """How ``--decimate`` spells a ``decimate`` value (for the help text)."""
+    return "off" if value in (False, None, 0) else str(value)
+
+
+def _scaling_text(value: object) -> str:
+    """How ``--scaling`` spells an ``amplitude_cmap_scaling`` value (for the help text)."""
+    return ",".join(f"{v:g}" for v in value) if isinstance(value, tuple) else str(value)
 
 
 def _decimate(value: str) -> int | str | bool:
@@ -58,34 +70,35 @@ def _scaling(value: str) -> str | tuple[float, float]:
 
 
 def add_selection_options(parser: argparse.ArgumentParser) -> None:
-    """Add the filter and shading options of the seed API to a subcommand."""
+    """Add the filter and shading options of the plot methods to a subcommand."""
     group = parser.add_argument_group("spike selection")
     group.add_argument(
         "--decimate",
         type=_decimate,
-        default="estimate",
-        help="'estimate' (at most ~100 000 spikes, default), 'off', or N to keep every N-th",
+        default=SELECTION.decimate,
+        help="'estimate' (at most ~100 000 spikes), 'off', or N to keep every N-th "
+        f"(default {_decimate_text(SELECTION.decimate)})",
     )
     group.add_argument(
         "--exclude-noise",
         nargs="?",
         const=True,
-        default=False,
+        default=SELECTION.exclude_noise,
         metavar="SOURCE",
         help="drop spikes of clusters labelled noise; optionally name the label source "
         "('group' = Phy's cluster_group.tsv, 'KSLabel')",
     )
     group.add_argument(
         "--amplitude-filter",
-        choices=("percentile", "absolute"),
-        default=None,
+        choices=AMPLITUDE_MODES,
+        default=SELECTION.filter_amplitude_mode,
         help="keep spikes whose amplitude lies within --amplitude-range",
     )
     group.add_argument(
         "--amplitude-range",
         type=float,
         nargs=2,
-        default=(),
+        default=SELECTION.filter_amplitude_values,
         metavar=("LOW", "HIGH"),
         help="bounds for --amplitude-filter (inclusive)",
     )
@@ -93,11 +106,22 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scaling",
         type=_scaling,
-        default="linear",
-        help="amplitude to grey: linear, log2, log10 or LOW,HIGH (default linear)",
+        default=STYLE.amplitude_cmap_scaling,
+        help="amplitude to grey: linear, log2, log10 or LOW,HIGH "
+        f"(default {_scaling_text(STYLE.amplitude_cmap_scaling)})",
     )
-    group.add_argument("--color-bins", type=int, default=20, help="grey levels (default 20)")
-    group.add_argument("--point-size", type=float, default=5.0, help="marker size (default 5)")
+    group.add_argument(
+        "--color-bins",
+        type=int,
+        default=STYLE.n_color_bins,
+        help=f"grey levels (default {STYLE.n_color_bins})",
+    )
+    group.add_argument(
+        "--point-size",
+        type=float,
+        default=STYLE.point_size,
+        help=f"marker size (default {STYLE.point_size:g})",
+    )
     group.add_argument(
         "--version",
         dest="ks_version",
@@ -107,21 +131,12 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def selection_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of the seed API's plot methods from parsed options."""
-    return {
-        "decimate": args.decimate,
-        "exclude_noise": args.exclude_noise,
-        "amplitude_cmap_scaling": args.scaling,
-        "n_color_bins": args.color_bins,
-        "point_size": args.point_size,
-        "filter_amplitude_mode": args.amplitude_filter,
-        "filter_amplitude_values": tuple(args.amplitude_range),
-    }
-
-
 def check_selection_options(args: argparse.Namespace) -> None:
     """Check the selection and shading options before any session is read.
+
+    The options are checked once, by building a :class:`driftqc.options.SelectionOptions`
+    and a :class:`driftqc.options.MapStyle`; they are kept on ``args`` (``selection_options``
+    and ``map_style``) for the command to use without checking again.
 
     Raises
     ------
@@ -129,25 +144,23 @@ def check_selection_options(args: argparse.Namespace) -> None:
         Naming the flag: an inconsistent amplitude filter, a bad grey scale, colour-bin count,
         point size or decimation.
     """
-    from driftqc.options import (
-        check_amplitude_filter,
-        check_decimate,
-        check_n_bins,
-        check_positive,
-        check_scaling,
-    )
-
     if args.amplitude_range and args.amplitude_filter is None:
         raise OptionError("--amplitude-range needs --amplitude-filter percentile|absolute")
     if args.amplitude_filter is not None and not args.amplitude_range:
         mode = args.amplitude_filter
         raise OptionError(f"--amplitude-filter {mode} needs --amplitude-range LOW HIGH")
     with flag_names():
-        check_decimate(args.decimate)
-        check_amplitude_filter(args.amplitude_filter, tuple(args.amplitude_range))
-        check_scaling(args.scaling)
-        check_n_bins(args.color_bins)
-        check_positive(args.point_size, "point_size")
+        args.selection_options = SelectionOptions(
+            decimate=args.decimate,
+            exclude_noise=args.exclude_noise,
+            filter_amplitude_mode=args.amplitude_filter,
+            filter_amplitude_values=tuple(args.amplitude_range),
+        )
+        args.map_style = MapStyle(
+            amplitude_cmap_scaling=args.scaling,
+            n_color_bins=args.color_bins,
+            point_size=args.point_size,
+        )
 
 
 @contextlib.contextmanager

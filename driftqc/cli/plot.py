@@ -18,9 +18,9 @@ from driftqc.cli.common import (
     check_selection_options,
     flag_names,
     matplotlib_formats,
-    selection_kwargs,
 )
 from driftqc.errors import OptionError
+from driftqc.options import DENSITY_STATISTICS, RENDER, RENDERS
 
 MAX_DPI = 1200  # a 10 × 7.5 inch figure: 12 000 × 9 000 pixels
 
@@ -49,14 +49,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--render",
-        choices=("scatter", "density"),
-        default="scatter",
+        choices=RENDERS,
+        default=RENDER.render,
         help="scatter of (decimated) spikes, or a density image of all spikes",
     )
     parser.add_argument(
         "--density-statistic",
-        default="count",
-        choices=("count", "mean_amplitude", "max_amplitude"),
+        default=RENDER.density_statistic,
+        choices=DENSITY_STATISTICS,
     )
     parser.add_argument("--title", default=None, help="figure title")
     parser.add_argument(
@@ -76,37 +76,29 @@ def run(args: argparse.Namespace) -> int:
 
     from driftqc.plotting.figure import new_figure
 
-    kwargs = selection_kwargs(args)
     figure = new_figure((10, 7.5))
     with flag_names():
         if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
-            caption = _streamed_density(args, kwargs, figure)
+            caption = _streamed_density(args, figure)
         else:
-            caption = _in_memory(args, kwargs, figure)
+            caption = _in_memory(args, figure)
     with atomic_output(args.output) as tmp:
         figure.savefig(tmp, dpi=args.dpi, format=fmt)
     print(f"{args.output}: {caption}")
     return 0
 
 
-def _in_memory(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
+def _in_memory(args: argparse.Namespace, figure: object) -> str:
     from driftqc.io import load_sorting
     from driftqc.plotting import plot_drift_map
     from driftqc.selection import select_spikes
 
     sorting = load_sorting(args.sorter_dir, version=args.ks_version)
-    selection = select_spikes(
-        sorting,
-        exclude_noise=kwargs["exclude_noise"],
-        filter_amplitude_mode=kwargs["filter_amplitude_mode"],
-        filter_amplitude_values=kwargs["filter_amplitude_values"],
-        decimate=kwargs["decimate"],
-    )
+    # options checked once, by check_selection_options
+    selection = select_spikes(sorting, options=args.selection_options)
     plot_drift_map(
         selection,
-        scaling=kwargs["amplitude_cmap_scaling"],
-        n_color_bins=kwargs["n_color_bins"],
-        point_size=kwargs["point_size"],
+        style=args.map_style,
         histogram=args.histogram,
         weight_histogram_by_amplitude=args.weight_histogram,
         title=args.title,
@@ -117,7 +109,7 @@ def _in_memory(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
     return selection.caption
 
 
-def _streamed_density(args: argparse.Namespace, kwargs: dict, figure: object) -> str:
+def _streamed_density(args: argparse.Namespace, figure: object) -> str:
     """Whole-session density map read in chunks: bounded memory for any session size."""
     from driftqc.metrics.streaming import summarise_session
     from driftqc.plotting.drift_map import plot_density_summary
@@ -125,9 +117,7 @@ def _streamed_density(args: argparse.Namespace, kwargs: dict, figure: object) ->
     summary = summarise_session(
         args.sorter_dir,
         version=args.ks_version,
-        exclude_noise=kwargs["exclude_noise"],
-        filter_amplitude_mode=kwargs["filter_amplitude_mode"],
-        filter_amplitude_values=kwargs["filter_amplitude_values"],
+        options=args.selection_options,  # checked once, by check_selection_options
         statistic=args.density_statistic,
         weight_histogram_by_amplitude=args.weight_histogram,
         # about one bin per pixel of the drift-map axes at the output resolution

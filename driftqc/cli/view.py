@@ -31,7 +31,6 @@ from driftqc.cli.common import (
     check_positive_ints,
     check_selection_options,
     flag_names,
-    selection_kwargs,
 )
 
 #: QT_QPA_PLATFORM values that need an X11 or Wayland display
@@ -105,16 +104,26 @@ def run(args: argparse.Namespace) -> int:
         formats = {bytes(f).decode().lower() for f in QtGui.QImageWriter.supportedImageFormats()}
         fmt = check_output_file(args.screenshot, "--screenshot", formats, "Qt")
 
-    from driftqc.plotter import DriftPlotter
+    from driftqc.interactive import DriftmapPlotWidget
+    from driftqc.io import load_sorting
+    from driftqc.selection import select_spikes
 
-    kwargs = selection_kwargs(args)
     app = ensure_app()
     panels = []
     with flag_names(), _without_offscreen_notice():
         for folder in args.sorter_dirs:
-            plotter = DriftPlotter(folder, version=args.ks_version)  # reading: Ctrl-C at once
+            sorting = load_sorting(folder, version=args.ks_version)  # reading: Ctrl-C at once
+            # what DriftPlotter.drift_map_plot_interactive does, with the options checked once
+            selection = select_spikes(sorting, options=args.selection_options)
             with _deferred_interrupt(app) as check_interrupt:
-                panel = plotter.drift_map_plot_interactive(**kwargs, title=True)
+                panel = DriftmapPlotWidget(
+                    selection,
+                    templates=sorting.templates,
+                    channel_positions=sorting.channel_positions,
+                    channel_shanks=sorting.channel_shanks,
+                    title=True,
+                    style=args.map_style,
+                )
             check_interrupt()
             print(f"{folder}: {panel.selection.caption}")
             panels.append(panel)

@@ -21,7 +21,7 @@ from driftqc.interactive._qt import QtCore, QtWidgets, ensure_app, exec_app, pg
 from driftqc.interactive.lookup import SpikeLocator
 from driftqc.interactive.scatter_item import BinScatterItem
 from driftqc.interactive.template_view import TemplatePanel
-from driftqc.options import check_n_bins, check_positive, check_scaling
+from driftqc.options import STYLE, MapStyle, Scaling
 from driftqc.selection import Selection
 from driftqc.text import printable
 from driftqc.views.shading import AmplitudeShading, amplitude_shading, grey_rgba
@@ -54,9 +54,22 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         ``True`` for ``"Drift map: <session>"``, a string for that title, None/False for none.
     parent
         Parent widget.
+    style
+        An already checked :class:`driftqc.options.MapStyle` to draw with instead of
+        ``amplitude_cmap_scaling``, ``n_color_bins`` and ``point_size`` (leave those at their
+        defaults); it is not checked again.
+
+    Raises
+    ------
+    OptionError
+        A style option out of range (checked before any Qt object is made).
+    TypeError
+        ``style`` given together with a style keyword.
 
     Attributes
     ----------
+    map_style
+        The :class:`driftqc.options.MapStyle` drawn with.
     plot_item
         The drift-map plot (x = time, y = depth).
     bin_items
@@ -87,25 +100,31 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         templates: np.ndarray,
         channel_positions: np.ndarray,
         channel_shanks: np.ndarray,
-        amplitude_cmap_scaling: str | tuple[float, float] = "linear",
-        n_color_bins: int = 20,
-        point_size: float = 5.0,
+        amplitude_cmap_scaling: Scaling = STYLE.amplitude_cmap_scaling,
+        n_color_bins: int = STYLE.n_color_bins,
+        point_size: float = STYLE.point_size,
         title: bool | str | None = None,
         parent: QtWidgets.QWidget | None = None,
+        *,
+        style: MapStyle | None = None,
     ) -> None:
         # validate before the QWidget exists: a Qt object whose __init__ raised is left
         # half-built and can crash the interpreter when it is collected at exit
-        scaling = check_scaling(amplitude_cmap_scaling)
-        n_color_bins = check_n_bins(n_color_bins)
-        point_size = check_positive(point_size, "point_size")
+        if style is None:
+            style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)
+        elif (
+            amplitude_cmap_scaling is not STYLE.amplitude_cmap_scaling
+            or n_color_bins is not STYLE.n_color_bins
+            or point_size is not STYLE.point_size
+        ):
+            raise TypeError("give either style= or the style keywords, not both")
         self._app = ensure_app()
         super().__init__(parent)
-        self.point_size = point_size
+        self.map_style = style
+        self.point_size = style.point_size
         self.selection = selection
         shown = selection.shown
-        self.shading: AmplitudeShading = amplitude_shading(
-            selection.kept.amplitudes, scaling, n_color_bins
-        )
+        self.shading: AmplitudeShading = amplitude_shading(selection.kept.amplitudes, style=style)
         self.bins = self.shading.bin_of(shown.amplitudes)
         self.selected_index: int | None = None
         self._locator = SpikeLocator(shown.times, shown.depths)

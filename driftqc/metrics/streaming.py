@@ -29,7 +29,7 @@ from driftqc.metrics.histograms import (
     depth_histogram,
 )
 from driftqc.model import SessionInfo
-from driftqc.options import SELECTION, SelectionOptions
+from driftqc.options import RENDER, SELECTION, SelectionOptions
 from driftqc.selection.stream import CHUNK_SPIKES, ChunkedSelection
 
 __all__ = ["CHUNK_SPIKES", "DEPTH_MARGIN_UM", "StreamedSummary", "summarise_session"]
@@ -90,7 +90,7 @@ def summarise_session(
     exclude_noise: bool | str = SELECTION.exclude_noise,
     filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
     filter_amplitude_values: Sequence[float] = SELECTION.filter_amplitude_values,
-    statistic: str = "count",
+    statistic: str = RENDER.density_statistic,
     weight_histogram_by_amplitude: bool = False,
     n_time_bins: int = 1000,
     n_depth_bins: int = 400,

@@ -28,7 +28,6 @@ from matplotlib.colors import (
 )
 from matplotlib.figure import Figure
 
-from driftqc.errors import OptionError
 from driftqc.metrics.histograms import (
     DEPTH_BIN_UM,
     DensityImage,
@@ -37,7 +36,7 @@ from driftqc.metrics.histograms import (
     depth_histogram,
     value_range,
 )
-from driftqc.options import check_positive
+from driftqc.options import RENDER, STYLE, MapStyle, RenderOptions, Scaling
 from driftqc.plotting.figure import new_figure
 from driftqc.selection import Selection
 from driftqc.text import printable
@@ -54,19 +53,20 @@ _FIGSIZE = (10.0, 7.5)
 def plot_drift_map(
     selection: Selection,
     *,
-    scaling: object = "linear",
-    n_color_bins: int = 20,
-    point_size: float = 5.0,
+    scaling: Scaling = STYLE.amplitude_cmap_scaling,
+    n_color_bins: int = STYLE.n_color_bins,
+    point_size: float = STYLE.point_size,
     histogram: bool = False,
     weight_histogram_by_amplitude: bool = False,
     title: bool | str | None = None,
     ax: Axes | None = None,
     figure: Figure | None = None,
-    render: Render = "scatter",
-    density_statistic: DensityStatistic = "count",
+    render: Render = RENDER.render,  # type: ignore[assignment]
+    density_statistic: DensityStatistic = RENDER.density_statistic,  # type: ignore[assignment]
     density_log: bool = True,
     colorbar: bool = True,
     depth_bin_um: float = DEPTH_BIN_UM,
+    style: MapStyle | None = None,
 ) -> Figure:
     """Draw a drift map of a selection of spikes.
 
@@ -75,7 +75,8 @@ def plot_drift_map(
     selection
         Spikes to draw (see :func:`driftqc.selection.select_spikes`).
     scaling
-        Amplitude → grey scaling: ``"linear"``, ``"log2"``, ``"log10"`` or ``(low, high)``.
+        ``amplitude_cmap_scaling`` of ``DriftPlotter`` (the workflow's ``render.scaling``):
+        amplitude → grey scaling, ``"linear"``, ``"log2"``, ``"log10"`` or ``(low, high)``.
     n_color_bins
         Number of grey levels.
     point_size
@@ -100,11 +101,23 @@ def plot_drift_map(
         Add a grey-scale key of the amplitude bins (or density values).
     depth_bin_um
         Bin height of the depth histogram (and of density rows at most), in µm.
+    style
+        An already checked :class:`driftqc.options.MapStyle` to draw with instead of
+        ``scaling``, ``n_color_bins`` and ``point_size`` (leave those at their defaults);
+        it is not checked again.
 
     Returns
     -------
     matplotlib.figure.Figure
         The figure drawn on (``ax.figure`` when ``ax`` is given). It is not shown or closed.
+
+    Raises
+    ------
+    OptionError
+        An option out of range (``scaling``, ``n_color_bins``, ``point_size``, ``render``,
+        ``density_statistic``).
+    TypeError
+        ``ax`` is not an Axes, or ``style`` is given together with a style keyword.
 
     Notes
     -----
@@ -115,13 +128,19 @@ def plot_drift_map(
     >>> sel = select_spikes(read_kilosort("ks_output"), exclude_noise=True)  # doctest: +SKIP
     >>> plot_drift_map(sel, histogram=True).savefig("drift_map.png")  # doctest: +SKIP
     """
-    if render not in ("scatter", "density"):
-        raise OptionError(f"render={render!r}: use 'scatter' or 'density'")
+    if style is None:
+        style = MapStyle(scaling, n_color_bins, point_size)
+    elif (
+        scaling is not STYLE.amplitude_cmap_scaling
+        or n_color_bins is not STYLE.n_color_bins
+        or point_size is not STYLE.point_size
+    ):
+        raise TypeError("give either style= or scaling/n_color_bins/point_size, not both")
+    RenderOptions(render, density_statistic)
     if ax is not None and not isinstance(ax, Axes):
         raise TypeError("ax must be a matplotlib Axes or None")
-    point_size = check_positive(point_size, "point_size")
     kept, shown = selection.kept, selection.shown
-    shading = amplitude_shading(kept.amplitudes, scaling, n_color_bins)
+    shading = amplitude_shading(kept.amplitudes, style=style)
     info = kept.info
 
     fig, hist_ax, raster = _axes(ax, figure, histogram)
@@ -139,7 +158,7 @@ def plot_drift_map(
             shown.depths,
             shading.bin_of(shown.amplitudes),
             shading.n_bins,
-            point_size,
+            style.point_size,
         )
     else:
         n_time, n_depth = _pixel_grid(fig, raster, depth_lim, depth_bin_um)

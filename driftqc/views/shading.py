@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from driftqc.metrics.histograms import value_range
-from driftqc.options import Scaling, check_n_bins, check_scaling
+from driftqc.options import STYLE, MapStyle, Scaling
 
 _BLOCK = 1 << 22
 LIGHTEST_GREY = 0.82  # grey level of the smallest-amplitude bin (1.0 would be white)
@@ -64,7 +64,11 @@ class AmplitudeShading:
 
 
 def amplitude_shading(
-    amplitudes: np.ndarray, scaling: object = "linear", n_bins: object = 20
+    amplitudes: np.ndarray,
+    scaling: object = STYLE.amplitude_cmap_scaling,
+    n_color_bins: object = STYLE.n_color_bins,
+    *,
+    style: MapStyle | None = None,
 ) -> AmplitudeShading:
     """Choose the grey bins for a set of amplitudes.
 
@@ -74,10 +78,21 @@ def amplitude_shading(
         The amplitudes the range is taken from (all spikes that passed the filters, so a
         decimated scatter shades like the full data).
     scaling
-        ``"linear"``, ``"log2"``, ``"log10"`` (range = min..max of the transformed
-        amplitudes) or an explicit linear ``(low, high)``.
-    n_bins
+        ``amplitude_cmap_scaling``: ``"linear"``, ``"log2"``, ``"log10"`` (range = min..max
+        of the transformed amplitudes) or an explicit linear ``(low, high)``.
+    n_color_bins
         Number of grey levels.
+    style
+        An already checked :class:`driftqc.options.MapStyle` to take ``scaling`` and
+        ``n_color_bins`` from instead (they must then be left at their defaults); nothing
+        is checked again.
+
+    Raises
+    ------
+    OptionError
+        ``scaling`` or ``n_color_bins`` out of range (checked as a ``MapStyle``).
+    TypeError
+        Both ``style`` and ``scaling``/``n_color_bins`` given.
 
     Examples
     --------
@@ -85,8 +100,11 @@ def amplitude_shading(
     >>> shading.bin_of(np.array([10.0, 40.0])).tolist()
     [0, 1]
     """
-    scaling = check_scaling(scaling)
-    n_bins = check_n_bins(n_bins)
+    if style is None:
+        style = MapStyle(scaling, n_color_bins)  # type: ignore[arg-type]
+    elif scaling is not STYLE.amplitude_cmap_scaling or n_color_bins is not STYLE.n_color_bins:
+        raise TypeError("give either style= or scaling/n_color_bins, not both")
+    scaling, n_bins = style.amplitude_cmap_scaling, style.n_color_bins
     if isinstance(scaling, tuple):
         return AmplitudeShading(scaling, scaling[0], scaling[1], n_bins)
     probe = AmplitudeShading(scaling, 0.0, 1.0, n_bins)

@@ -207,3 +207,17 @@ def test_pngs_are_written_with_fast_compression(ks25_session, tmp_path):
     fig.savefig(tmp_path / "map.pdf")  # other formats take no Pillow options
     assert (tmp_path / "map.pdf").read_bytes().startswith(b"%PDF")
     matplotlib.pyplot.close("all")
+
+
+def test_a_checked_style_draws_like_its_keywords(ks25_session):
+    from driftqc.options import MapStyle
+
+    sel = select_spikes(read_kilosort(ks25_session.path), decimate=5)
+    by_keywords = plot_drift_map(sel, scaling="log10", n_color_bins=6, point_size=3.0)
+    by_style = plot_drift_map(sel, style=MapStyle("log10", 6, 3.0))
+    for drawn, expected in zip(
+        scatter_points(by_style.axes[0]), scatter_points(by_keywords.axes[0]), strict=True
+    ):
+        np.testing.assert_array_equal(drawn, expected)
+    with pytest.raises(TypeError, match="either style"):
+        plot_drift_map(sel, n_color_bins=6, style=MapStyle())

@@ -197,3 +197,31 @@ def test_zoomed_view_still_paints(ks4_plotter, show):
         ]
     )
     assert (grey < 150).sum() > 20  # dark spike discs in the zoomed window
+
+
+def test_a_checked_style_is_used_as_given(ks4_plotter, show):
+    from driftqc.options import MapStyle
+
+    selection = ks4_plotter.select(decimate=3)
+    sorting = ks4_plotter.sorting
+    geometry = {
+        "templates": sorting.templates,
+        "channel_positions": sorting.channel_positions,
+        "channel_shanks": sorting.channel_shanks,
+    }
+    style = MapStyle("log2", N_BINS, 4.0)
+    widget = show(DriftmapPlotWidget(selection, **geometry, style=style))
+    assert widget.map_style is style and widget.point_size == 4.0
+    assert widget.shading.scaling == "log2" and widget.shading.n_bins == N_BINS
+    same = show(
+        DriftmapPlotWidget(
+            selection,
+            **geometry,
+            amplitude_cmap_scaling="log2",
+            n_color_bins=N_BINS,
+            point_size=4.0,
+        )
+    )
+    np.testing.assert_array_equal(widget.bins, same.bins)
+    with pytest.raises(TypeError, match="either style"):
+        DriftmapPlotWidget(selection, **geometry, point_size=2.0, style=style)

@@ -14,7 +14,7 @@ from driftqc.io import session_files
 from driftqc.io.analyzer import is_analyzer_folder
 from driftqc.io.npy import open_npy
 from driftqc.metrics import QCThresholds
-from driftqc.options import check_amplitude_filter, check_decimate, check_n_bins, check_scaling
+from driftqc.options import MapStyle, RenderOptions, SelectionOptions
 from driftqc.pipeline.summary import failed_sessions, format_failures
 from driftqc.pipeline.sessions import (
     SessionsError,
@@ -87,19 +87,32 @@ check_drift_qc(config["drift_qc"])
 
 
 def check_options(config):
-    """Stop before any job on option values the schema cannot judge (e.g. [99, 1])."""
+    """Stop before any job on option values the schema cannot judge (e.g. [99, 1]).
+
+    Each value is checked by the option object that holds it (driftqc.options), one at a
+    time so the message names the config key.
+    """
     amplitude = config["filters"]["amplitude_filter"]
+    render = config["render"]
     checks = {
-        "filters.decimate": lambda: check_decimate(config["filters"]["decimate"]),
-        "render.scaling": lambda: check_scaling(config["render"]["scaling"]),
-        "render.n_color_bins": lambda: check_n_bins(config["render"]["n_color_bins"]),
+        "filters.decimate": lambda: SelectionOptions(decimate=config["filters"]["decimate"]),
+        "filters.exclude_noise": lambda: SelectionOptions(
+            exclude_noise=config["filters"]["exclude_noise"]
+        ),
+        "render.scaling": lambda: MapStyle(amplitude_cmap_scaling=render["scaling"]),
+        "render.n_color_bins": lambda: MapStyle(n_color_bins=render["n_color_bins"]),
+        "render.point_size": lambda: MapStyle(point_size=render["point_size"]),
+        "render.mode": lambda: RenderOptions(render=render["mode"]),
+        "render.density_statistic": lambda: RenderOptions(
+            density_statistic=render["density_statistic"]
+        ),
         "amplitude_summary.shared_percentiles": lambda: _check_low_below_high(
             config["amplitude_summary"]["shared_percentiles"]
         ),
     }
     if amplitude is not None:
-        checks["filters.amplitude_filter.values"] = lambda: check_amplitude_filter(
-            amplitude["mode"], amplitude["values"]
+        checks["filters.amplitude_filter.values"] = lambda: SelectionOptions(
+            filter_amplitude_mode=amplitude["mode"], filter_amplitude_values=amplitude["values"]
         )
     for name, check in checks.items():
         try:
