@@ -1,4 +1,8 @@
-r"""``driftqc sessions``: find Kilosort output folders under a directory and list them.
+r"""``driftqc sessions``: find sorter output folders under a directory and list them.
+
+Kilosort output folders, IBL ALF spike-sorting folders (``alf/probe00``, ...) and
+SpikeInterface analyzer folders are found (see
+:func:`driftqc.pipeline.sessions.discover_sessions`).
 
 The list is built and checked in full before ``-o FILE`` is touched, then written to a
 temporary file and renamed into place: an error never leaves an empty or partial file.
@@ -18,10 +22,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``driftqc sessions``."""
     parser = subparsers.add_parser(
         "sessions",
-        help="find Kilosort output folders and write a sessions file",
+        help="find sorter output folders and write a sessions file",
         description=(
             "Find Kilosort output folders (a folder with a kilosort*.log, or with "
-            "spike_times.npy and params.py) under ROOT and write them as a sessions YAML "
+            "spike_times.npy and params.py), IBL ALF spike-sorting folders (spikes.times.npy, "
+            "e.g. alf/probe00) and SpikeInterface analyzer folders under ROOT and write them "
+            "as a sessions YAML "
             "for the workflow. Ids come from the relative path, e.g. "
             "sub-01/ses-02/kilosort4 -> sub-01_ses-02. Folders whose path is not valid UTF-8 "
             "are skipped with a warning (a YAML file cannot hold them)."

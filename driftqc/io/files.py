@@ -3,7 +3,8 @@
 A batch caches each session once; the cache is stale as soon as any file the reader used
 changes. :func:`session_files` lists exactly those files for a Kilosort folder (following
 the same rules as :func:`driftqc.io.read_kilosort`: per-version files, optional files only
-when present) or, for a SpikeInterface analyzer folder, asks
+when present), for IBL ALF spike sorting the datasets :func:`driftqc.io.alf.read_alf` reads
+(each from the revision it is read from) or, for a SpikeInterface analyzer folder, asks
 ``driftqc.io.analyzer.analyzer_files`` when that exists, else gives the folder itself.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from driftqc.errors import DriftQCError, SortingFormatError
 from driftqc.io import analyzer
+from driftqc.io.alf import alf_files, is_alf_folder
 from driftqc.io.kilosort import detect_version, is_kilosort4
 from driftqc.io.labels import LABEL_FILES
 
@@ -35,7 +37,8 @@ def session_files(folder: Path | str, version: str | None = None) -> list[Path]:
     Parameters
     ----------
     folder
-        A Kilosort 1–4 output folder, or a SpikeInterface analyzer folder.
+        A Kilosort 1–4 output folder, a SpikeInterface analyzer folder, or IBL ALF spike
+        sorting (a probe folder or a folder leading to one).
     version
         The Kilosort version the session is read with; None when it is detected from the
         folder's ``kilosort*.log`` (which is then listed too).
@@ -48,8 +51,10 @@ def session_files(folder: Path | str, version: str | None = None) -> list[Path]:
         version ``spike_positions.npy`` and ``ops.npy`` (Kilosort 4) or
         ``whitening_mat_inv.npy``, ``pc_features.npy`` and ``pc_feature_ind.npy`` (else).
         Only files that exist are listed (a missing required file makes the read fail; a
-        workflow sees it appear as a change of its inputs). A path that is not a folder,
-        or an analyzer folder whose files cannot be listed, is returned alone.
+        workflow sees it appear as a change of its inputs). For ALF spike sorting: the
+        ``spikes.*``, ``channels.*``, ``templates.*``/``clusters.*`` datasets, label files
+        and ``params.py`` that exist. A path that is not a folder, or an analyzer or ALF
+        folder whose files cannot be listed, is returned alone.
 
     Examples
     --------
@@ -66,6 +71,11 @@ def session_files(folder: Path | str, version: str | None = None) -> list[Path]:
         try:
             return [Path(p) for p in listing(folder)] or [folder]
         except DriftQCError:  # a broken analyzer: the load step says what is wrong
+            return [folder]
+    if is_alf_folder(folder):
+        try:
+            return alf_files(folder) or [folder]
+        except DriftQCError:  # ambiguous or several probes: the load step says what is wrong
             return [folder]
     files: list[Path] = []
     if version is None:

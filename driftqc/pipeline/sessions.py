@@ -13,15 +13,18 @@ what a JSON schema cannot: duplicate ids and folders that do not exist. Every me
 the entry (its position and id) and the source file.
 
 :func:`discover_sessions` walks a directory tree for sorter output folders (a folder holding
-a ``kilosort*.log``, or ``spike_times.npy`` beside ``params.py``) and SpikeInterface analyzer
-folders (binary or ``.zarr``, recognised by their ``spikeinterface_info``; never walked
-into), and derives ids from their relative paths, e.g. ``sub-01/ses-02/kilosort4`` →
-``sub-01_ses-02``, ``sub-01/ses-03/analyzer.zarr`` → ``sub-01_ses-03``. A folder whose path
-is not valid UTF-8 (Python holds it with surrogate escapes, e.g. ``ses-\udcff`` for the byte
-``0xff``) cannot be written to a YAML file, which is UTF-8 text: it is skipped with a
-:class:`SessionsWarning` naming it, rather than written wrongly. :func:`write_sessions_file`
-writes the whole list to a temporary file and renames it into place, so an error never leaves
-an empty or partial file.
+a ``kilosort*.log``, or ``spike_times.npy`` beside ``params.py``), IBL ALF spike-sorting
+folders (a folder holding ALF ``spikes.times``, itself or in a ``#revision#`` sub-folder,
+e.g. ``alf/probe00`` or ``alf/probe00/pykilosort``; revision folders are not sessions of
+their own) and SpikeInterface analyzer folders (binary or ``.zarr``, recognised by their
+``spikeinterface_info``; never walked into), and derives ids from their relative paths, e.g.
+``sub-01/ses-02/kilosort4`` → ``sub-01_ses-02``, ``sub-01/ses-03/analyzer.zarr`` →
+``sub-01_ses-03``, ``ZM_1/2024-01-01/001/alf/probe00`` → ``ZM_1_2024-01-01_001_probe00``.
+A folder whose path is not valid UTF-8 (Python holds it with surrogate escapes, e.g.
+``ses-\udcff`` for the byte ``0xff``) cannot be written to a YAML file, which is UTF-8 text:
+it is skipped with a :class:`SessionsWarning` naming it, rather than written wrongly.
+:func:`write_sessions_file` writes the whole list to a temporary file and renames it into
+place, so an error never leaves an empty or partial file.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from pathlib import Path
 import yaml
 
 from driftqc.errors import DriftQCError
+from driftqc.io.alf import REVISION, holds_alf_spikes, is_alf_spike_times
 from driftqc.io.analyzer import is_analyzer_folder
 
 SESSION_FIELDS = ("id", "path", "subject", "date", "label", "version")
@@ -53,6 +57,7 @@ _GENERIC_PARTS = {
     "analyzer",
     "sorting_analyzer",
     "sortinganalyzer",
+    "alf",
 }
 
 
@@ -177,7 +182,7 @@ def check_sessions(
 def discover_sessions(
     root: Path | str, patterns: Sequence[str] = (), *, absolute: bool = True
 ) -> list[dict[str, str]]:
-    """Find Kilosort output and SpikeInterface analyzer folders under ``root`` as sessions.
+    """Find Kilosort, IBL ALF and SpikeInterface analyzer folders under ``root`` as sessions.
 
     Parameters
     ----------
@@ -245,8 +250,8 @@ def discover_sessions(
 def session_id_from_path(relative: Path | str, fallback: str = "session") -> str:
     """Derive a session id from a folder's path relative to the search root.
 
-    Generic folder names (``sorter_output``, ``kilosort4``, ``phy``, ``analyzer``, any
-    ``*.zarr``, ...) are dropped, the remaining parts joined with ``_`` and anything but
+    Generic folder names (``sorter_output``, ``kilosort4``, ``phy``, ``analyzer``, ``alf``,
+    any ``*.zarr``, ...) are dropped, the remaining parts joined with ``_`` and anything but
     letters, digits, ``_`` and ``-`` replaced by ``-``.
 
     Examples
@@ -341,6 +346,13 @@ def _is_sorter_folder(names: set[str]) -> bool:
     return "spike_times.npy" in names and "params.py" in names
 
 
+def _is_alf_folder(folder: str, files: list[str], revisions: list[str]) -> bool:
+    """Whether ALF ``spikes.times`` is in the folder or one of its ``#revision#`` folders."""
+    if any(is_alf_spike_times(name) for name in files):
+        return True
+    return any(holds_alf_spikes(Path(folder, name)) for name in revisions)
+
+
 def _sorter_folders(root: Path) -> list[Path]:
     folders = []
     for current, dirs, files in os.walk(root):
@@ -348,7 +360,9 @@ def _sorter_folders(root: Path) -> list[Path]:
             folders.append(Path(current))
             dirs[:] = []  # an analyzer's sub-folders are its own data, not sessions
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        if _is_sorter_folder(set(files)):
+        # a revision folder is a version of its parent's datasets, not a session
+        revisions = [d for d in dirs if REVISION.match(d)]
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not REVISION.match(d))
+        if _is_sorter_folder(set(files)) or _is_alf_folder(current, files, revisions):
             folders.append(Path(current))
     return sorted(folders)
