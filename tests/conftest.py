@@ -1,8 +1,16 @@
-"""Shared fixtures: small synthetic Kilosort folders of both layouts, written once per run."""
+"""Shared fixtures (synthetic Kilosort folders of both layouts) and the test markers.
+
+Two speeds: ``tests/unit`` (no snakemake, no Qt, no SLURM; ``pytest tests/unit``) and
+``tests/integration`` (real snakemake runs, Qt widgets, SLURM). The markers ``gui``,
+``workflow`` and ``slurm`` are given here by folder (and ``gui`` to any test using ``qtbot``),
+so ``pytest -m "not gui"`` or ``-m "not workflow"`` deselects them wherever they are.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +53,44 @@ def ks4_session(tmp_path_factory: pytest.TempPathFactory) -> SyntheticSession:
         drift_um=20.0,
         seed=12,
     )
+
+
+TESTS = Path(__file__).resolve().parent
+
+#: markers given to every test under a folder of ``tests/``
+FOLDER_MARKERS = {
+    ("integration", "interactive"): ("gui",),
+    ("integration", "workflow"): ("workflow",),
+    ("integration", "slurm"): ("slurm", "workflow"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            parts = item.path.resolve().relative_to(TESTS).parts
+        except ValueError:
+            continue
+        names = {name for folder, marks in FOLDER_MARKERS.items() for name in marks
+                 if parts[: len(folder)] == folder}  # fmt: skip
+        if "qtbot" in getattr(item, "fixturenames", ()):
+            names.add("gui")
+        for name in sorted(names - {mark.name for mark in item.iter_markers()}):
+            item.add_marker(name)
+
+
+def _has_a_qt_binding() -> bool:
+    return any(importlib.util.find_spec(m) for m in ("PySide6", "PyQt6", "PyQt5"))
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without any Qt binding, switch pytest-qt off, as ``-p no:pytest-qt`` would.
+
+    The ``test`` extra installs pytest-qt, whose start-up fails when no Qt binding is
+    installed (``pip install 'driftqc[workflow,test]'``, no ``gui`` extra); the Qt tests are
+    then not collected (``tests/integration/interactive/conftest.py``). This hook runs when
+    this file is loaded, before any plugin's ``pytest_configure``.
+    """
+    if not _has_a_qt_binding():
+        pluginmanager.set_blocked("pytest-qt")
