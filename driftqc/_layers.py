@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parent
 
 #: layer name → module prefixes (dotted, relative to ``driftqc``), in import order
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model", ("errors", "model", "options", "text")),
+    ("model", ("errors", "model", "options", "progress", "text")),
     ("geometry", ("geometry",)),
     ("io", ("io",)),
     ("selection", ("selection",)),

@@ -10,6 +10,7 @@ import numpy as np
 from driftqc.io import load_sorting
 from driftqc.model import Sorting
 from driftqc.options import SELECTION, SelectionOptions
+from driftqc.progress import messages, reporting
 from driftqc.qc.amplitude_units import shared_amplitude_unit
 from driftqc.selection import select_spikes
 
@@ -18,6 +19,9 @@ def get_amplitudes(
     list_of_path_or_analyzer: Sequence[Path | str | Sorting],
     exclude_noise: bool | str = SELECTION.exclude_noise,
     concatenate: bool = False,
+    *,
+    good_units_only: bool | str = SELECTION.good_units_only,
+    verbose: bool = False,
 ) -> np.ndarray | list[np.ndarray]:
     """Load the spike amplitudes of several sessions.
 
@@ -30,12 +34,17 @@ def get_amplitudes(
         Leave out spikes of clusters labelled noise (see ``DriftPlotter``).
     concatenate
         Return one array of all sessions' amplitudes instead of one array per session.
+    good_units_only
+        Keep only spikes of clusters labelled good (driftplots 0.2's name; see
+        ``DriftPlotter``). With ``exclude_noise`` as well, both apply.
+    verbose
+        Print each session loaded and its spike counts (driftplots 0.2's ``verbose``).
 
     Returns
     -------
     numpy.ndarray or list of numpy.ndarray
-        Amplitudes after the label filter only (no amplitude filter, no decimation), in input
-        order.
+        float64 amplitudes (as driftplots) after the label filters only (no amplitude filter,
+        no decimation), in input order.
 
     Notes
     -----
@@ -51,7 +60,10 @@ def get_amplitudes(
     ...                       concatenate=True)  # doctest: +SKIP
     >>> low, high = np.percentile(amps, [1, 99])  # doctest: +SKIP
     """
-    options = SelectionOptions(exclude_noise=exclude_noise, decimate=False)  # checked once
+    options = SelectionOptions(  # checked once
+        exclude_noise=exclude_noise, good_units_only=good_units_only, decimate=False
+    )
+    say = messages(verbose)
     if isinstance(list_of_path_or_analyzer, str | Path):
         list_of_path_or_analyzer = [list_of_path_or_analyzer]
     per_session = []
@@ -59,11 +71,17 @@ def get_amplitudes(
     for source in list_of_path_or_analyzer:
         # a DriftPlotter carries its Sorting (an analyzer's .sorting is SpikeInterface's own)
         held = getattr(source, "sorting", None)
-        sorting = load_sorting(held if isinstance(held, Sorting) else source, with_depths=False)
+        say(f"Loading amplitudes from {source}...")
+        with reporting(True if verbose else None):
+            sorting = load_sorting(
+                held if isinstance(held, Sorting) else source, with_depths=False
+            )
         selection = select_spikes(sorting, options=options)
-        per_session.append(np.array(selection.kept.amplitudes))
+        for line in selection.report():
+            say(line)
+        per_session.append(np.asarray(selection.kept.amplitudes, dtype=np.float64))
         infos.append(sorting.info)
     if concatenate:
         shared_amplitude_unit(infos, purpose="one concatenated amplitude array")
-        return np.concatenate(per_session) if per_session else np.empty(0, dtype=np.float32)
+        return np.concatenate(per_session) if per_session else np.empty(0, dtype=np.float64)
     return per_session

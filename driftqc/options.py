@@ -6,7 +6,7 @@ when built, with messages a user understands. They hold the only copy of each de
 the instances :data:`SELECTION`, :data:`STYLE` and :data:`RENDER`: ``DriftPlotter``'s
 signatures, ``get_amplitudes``, the command line, the viewer, ``plot_drift_map`` and the
 workflow's schema and ``config/config.yaml`` take their defaults from them
-(``tests/core/test_option_defaults.py`` keeps them all equal). Code below the front
+(``tests/unit/core/test_option_defaults.py`` keeps them all equal). Code below the front
 doors receives option objects, or values already checked, and trusts them.
 
 The ``check_*`` functions are the checks themselves, for code that validates one value.
@@ -22,6 +22,8 @@ from typing import Any
 from driftqc.errors import OptionError
 
 DECIMATE_TARGET = 100_000
+#: how ``decimate="estimate"`` rounds: driftplots' floor (default) or at most the target
+ESTIMATE_RULES = ("floor", "at_most")
 AMPLITUDE_MODES = ("percentile", "absolute")
 SCALINGS = ("linear", "log2", "log10")
 RENDERS = ("scatter", "density")
@@ -34,8 +36,9 @@ Scaling = str | tuple[float, float]
 def check_decimate(decimate: Decimate) -> int | None:
     """Normalise ``decimate``: None for "estimate", 1 for off, else the factor.
 
-    ``"estimate"`` (or ``True``) thins to at most ``DECIMATE_TARGET`` spikes; ``False``,
-    ``None`` and ``0`` keep every spike; a positive integer n keeps every n-th spike.
+    ``"estimate"`` (or ``True``) thins by a factor worked out from the spike count (see
+    :meth:`SelectionOptions.decimation`); ``False``, ``None`` and ``0`` keep every spike; a
+    positive integer n keeps every n-th spike.
     """
     if decimate is True or decimate == "estimate":
         return None
@@ -136,8 +139,9 @@ class SelectionOptions:
     Attributes
     ----------
     decimate
-        ``"estimate"`` thins to at most :data:`DECIMATE_TARGET` spikes, an integer n keeps
-        every n-th spike, ``False``/``None``/``0`` keeps all.
+        ``"estimate"`` thins to about :data:`DECIMATE_TARGET` spikes (see
+        ``estimate_rule``), an integer n keeps every n-th spike, ``False``/``None``/``0``
+        keeps all.
     exclude_noise
         ``True`` drops spikes of clusters labelled noise in the preferred label file; a
         string names the label source (``"group"``, ``"KSLabel"``, ...).
@@ -145,6 +149,16 @@ class SelectionOptions:
         ``"percentile"``, ``"absolute"`` or None (no amplitude filter).
     filter_amplitude_values
         ``(low, high)`` bounds, inclusive: percentiles (0–100) or absolute amplitudes.
+    good_units_only
+        driftplots 0.2's label filter: ``True`` keeps only spikes of clusters labelled good
+        in the preferred label file (unlabelled clusters are dropped); a string names the
+        label source, as for ``exclude_noise``. With ``exclude_noise`` as well, both apply,
+        noise first (each may name its own source).
+    estimate_rule
+        How ``decimate="estimate"`` rounds the factor for n spikes: ``"floor"`` (default,
+        as driftplots) keeps every ``n // 100_000``-th spike: fewer than 200 000 spikes are
+        not thinned, larger sessions draw 100 000–150 000 points; ``"at_most"`` keeps every
+        ``ceil(n / 100_000)``-th spike, never more than 100 000 points.
 
     Raises
     ------
@@ -154,6 +168,8 @@ class SelectionOptions:
     Examples
     --------
     >>> SelectionOptions(exclude_noise=True).decimation(250_000)
+    2
+    >>> SelectionOptions(estimate_rule="at_most").decimation(250_000)
     3
     """
 
@@ -161,13 +177,16 @@ class SelectionOptions:
     exclude_noise: bool | str = False
     filter_amplitude_mode: str | None = None
     filter_amplitude_values: tuple[float, ...] = ()
+    good_units_only: bool | str = False
+    estimate_rule: str = "floor"
 
     def __post_init__(self) -> None:
         check_decimate(self.decimate)
-        if not isinstance(self.exclude_noise, bool | str):
-            raise OptionError(
-                f"exclude_noise={self.exclude_noise!r}: use True/False or a label source name"
-            )
+        for name in ("exclude_noise", "good_units_only"):
+            value = getattr(self, name)
+            if not isinstance(value, bool | str):
+                raise OptionError(f"{name}={value!r}: use True/False or a label source name")
+        check_choice(self.estimate_rule, ESTIMATE_RULES, "estimate_rule")
         checked = check_amplitude_filter(self.filter_amplitude_mode, self.filter_amplitude_values)
         values = () if checked is None else checked[1]
         object.__setattr__(self, "filter_amplitude_values", tuple(values))
@@ -180,10 +199,23 @@ class SelectionOptions:
         low, high = self.filter_amplitude_values
         return self.filter_amplitude_mode, (low, high)
 
+    @property
+    def label_filters(self) -> bool:
+        """Whether any label filter (``exclude_noise``, ``good_units_only``) is asked for."""
+        return bool(self.exclude_noise) or bool(self.good_units_only)
+
     def decimation(self, n_spikes: int) -> int:
-        """Return the thinning factor for ``n_spikes`` spikes (1: every spike drawn)."""
+        """Return the thinning factor for ``n_spikes`` spikes (1: every spike drawn).
+
+        For ``decimate="estimate"``: ``n_spikes // 100_000`` (``estimate_rule="floor"``, as
+        driftplots) or ``ceil(n_spikes / 100_000)`` (``"at_most"``), at least 1.
+        """
         factor = check_decimate(self.decimate)
-        return max(1, math.ceil(n_spikes / DECIMATE_TARGET)) if factor is None else factor
+        if factor is not None:
+            return factor
+        if self.estimate_rule == "at_most":
+            return max(1, math.ceil(n_spikes / DECIMATE_TARGET))
+        return max(1, n_spikes // DECIMATE_TARGET)
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> SelectionOptions:

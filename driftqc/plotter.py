@@ -24,6 +24,7 @@ from driftqc.options import (
     SelectionOptions,
 )
 from driftqc.plotting import plot_drift_map
+from driftqc.progress import messages, reporting
 from driftqc.selection import Selection, select_spikes
 
 if TYPE_CHECKING:
@@ -35,8 +36,8 @@ class DriftPlotter:
     """Load Kilosort sorter output and draw interactive or static drift maps.
 
     On construction, spike data are loaded from a Kilosort output folder and kept as
-    read-only arrays. Plot methods apply the optional filters (noise exclusion, amplitude
-    bounds, decimation) before drawing.
+    read-only arrays. Plot methods apply the optional filters (noise exclusion or good units
+    only, amplitude bounds, decimation) before drawing.
 
     Parameters
     ----------
@@ -45,6 +46,10 @@ class DriftPlotter:
         version), or an already loaded :class:`driftqc.model.Sorting`.
     version
         Kilosort version to assume instead of reading it from the log, e.g. ``"kilosort4"``.
+    verbose
+        Print what is loaded (as driftplots 0.2 does with ``verbose=True``), and report the
+        progress of long reads on stderr. driftqc is quiet by default; progress is shown
+        anyway when stderr is a terminal and a read takes more than a second.
 
     Attributes
     ----------
@@ -68,8 +73,22 @@ class DriftPlotter:
     ... # doctest: +SKIP
     """
 
-    def __init__(self, sorter_path: str | Path | Sorting, *, version: str | None = None) -> None:
-        self._sorting = load_sorting(sorter_path, version=version)
+    def __init__(
+        self,
+        sorter_path: str | Path | Sorting,
+        *,
+        version: str | None = None,
+        verbose: bool = False,
+    ) -> None:
+        say = messages(verbose)
+        say(f"Loading data from {sorter_path}...")
+        with reporting(True if verbose else None):
+            self._sorting = load_sorting(sorter_path, version=version)
+        info = self._sorting.info
+        say(
+            f"Loaded {len(self._sorting.spikes):,} spikes ({info.name}, {info.sorter}; "
+            f"amplitudes in {info.amplitude_unit}, {info.depth_frame} depths)."
+        )
 
     def __repr__(self) -> str:
         info = self._sorting.info
@@ -116,19 +135,32 @@ class DriftPlotter:
         exclude_noise: bool | str = SELECTION.exclude_noise,
         filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
         filter_amplitude_values: Sequence[float] = SELECTION.filter_amplitude_values,
+        *,
+        good_units_only: bool | str = SELECTION.good_units_only,
+        estimate_rule: str = SELECTION.estimate_rule,
+        verbose: bool = False,
     ) -> Selection:
         """Apply the filters of the plot methods and return the chosen spikes.
 
         Parameters are those of :meth:`drift_map_plot_matplotlib`; they are checked once,
-        as a :class:`driftqc.options.SelectionOptions`.
+        as a :class:`driftqc.options.SelectionOptions`. ``verbose`` prints the spike
+        counts after each filter and the caption.
         """
         options = SelectionOptions(
             decimate=decimate,
             exclude_noise=exclude_noise,
             filter_amplitude_mode=filter_amplitude_mode,
             filter_amplitude_values=filter_amplitude_values,  # type: ignore[arg-type]
+            good_units_only=good_units_only,
+            estimate_rule=estimate_rule,
         )
-        return select_spikes(self._sorting, options=options)
+        selection = select_spikes(self._sorting, options=options)
+        if verbose:
+            say = messages(True)
+            for line in selection.report():
+                say(line)
+            say(f"Caption: {selection.caption}")
+        return selection
 
     def drift_map_plot_matplotlib(
         self,
@@ -147,14 +179,18 @@ class DriftPlotter:
         render: str = RENDER.render,
         density_statistic: str = RENDER.density_statistic,
         colorbar: bool = True,
+        good_units_only: bool | str = SELECTION.good_units_only,
+        estimate_rule: str = SELECTION.estimate_rule,
+        verbose: bool = False,
     ) -> Figure:
         """Draw a static drift map with matplotlib.
 
         Parameters
         ----------
         decimate
-            ``"estimate"`` thins to at most ~100 000 spikes; an integer n keeps every n-th
-            spike; ``False``, ``None`` or ``0`` keeps all.
+            ``"estimate"`` keeps every ``n // 100_000``-th of the n filtered spikes, as
+            driftplots (fewer than 200 000 are not thinned; see ``estimate_rule``); an
+            integer n keeps every n-th spike; ``False``, ``None`` or ``0`` keeps all.
         exclude_noise
             Remove spikes of clusters labelled noise (``True``), or name the label source to
             use (``"group"`` for Phy's ``cluster_group.tsv``, ``"KSLabel"``).
@@ -173,7 +209,8 @@ class DriftPlotter:
         weight_histogram_by_amplitude
             Sum amplitudes per depth bin instead of counting spikes.
         title
-            ``True`` for a default title, a string for that title.
+            ``True`` for a default title, a string for that title: the figure's title, or
+            the title of ``ax`` (``ax.get_title()``) when ``ax`` is given.
         ax
             Existing axes to draw the drift map into.
         render
@@ -182,6 +219,16 @@ class DriftPlotter:
             ``"count"``, ``"mean_amplitude"`` or ``"max_amplitude"`` for ``render="density"``.
         colorbar
             Add a grey-scale key.
+        good_units_only
+            driftplots 0.2's label filter: keep only spikes of clusters labelled good
+            (``True``), or name the label source as for ``exclude_noise``. Both may be
+            given: both apply.
+        estimate_rule
+            ``"floor"`` (driftplots' rounding) or ``"at_most"`` (never more than 100 000
+            points) for ``decimate="estimate"``.
+        verbose
+            Print the spike counts after each filter and the caption (driftplots 0.2's
+            ``verbose``).
 
         Returns
         -------
@@ -190,7 +237,13 @@ class DriftPlotter:
         """
         style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)  # checked once
         selection = self.select(
-            decimate, exclude_noise, filter_amplitude_mode, filter_amplitude_values
+            decimate,
+            exclude_noise,
+            filter_amplitude_mode,
+            filter_amplitude_values,
+            good_units_only=good_units_only,
+            estimate_rule=estimate_rule,
+            verbose=verbose,
         )
         figure = None
         if ax is None:
@@ -222,6 +275,10 @@ class DriftPlotter:
         filter_amplitude_mode: str | None = SELECTION.filter_amplitude_mode,
         filter_amplitude_values: tuple[float, ...] = SELECTION.filter_amplitude_values,
         title: bool | str | None = None,
+        *,
+        good_units_only: bool | str = SELECTION.good_units_only,
+        estimate_rule: str = SELECTION.estimate_rule,
+        verbose: bool = False,
     ) -> Any:
         """Build an interactive pyqtgraph drift-map widget (needs the ``gui`` extra).
 
@@ -236,7 +293,13 @@ class DriftPlotter:
         """
         style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)
         selection = self.select(
-            decimate, exclude_noise, filter_amplitude_mode, filter_amplitude_values
+            decimate,
+            exclude_noise,
+            filter_amplitude_mode,
+            filter_amplitude_values,
+            good_units_only=good_units_only,
+            estimate_rule=estimate_rule,
+            verbose=verbose,
         )
         from driftqc.interactive import DriftmapPlotWidget
 

@@ -76,7 +76,8 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         "--decimate",
         type=_decimate,
         default=SELECTION.decimate,
-        help="'estimate' (at most ~100 000 spikes), 'off', or N to keep every N-th "
+        help="'estimate' (every (n // 100 000)-th of n spikes, as driftplots: up to "
+        "199 999 points), 'off', or N to keep every N-th "
         f"(default {_decimate_text(SELECTION.decimate)})",
     )
     group.add_argument(
@@ -161,6 +162,27 @@ def check_selection_options(args: argparse.Namespace) -> None:
             n_color_bins=args.color_bins,
             point_size=args.point_size,
         )
+
+
+def add_progress_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--progress`` and ``--verbose`` (progress of long reads, what is read and kept).
+
+    Progress goes to stderr: by default only when stderr is a terminal, so logs stay quiet.
+    """
+    group = parser.add_argument_group("progress")
+    group.add_argument(
+        "--progress",
+        action="store_true",
+        default=None,
+        help="report the progress of long reads on stderr even when it is not a terminal "
+        "(default: only on a terminal)",
+    )
+    group.add_argument(
+        "--verbose",
+        action="store_true",
+        help="say on stderr what is read and how many spikes each filter keeps "
+        "(implies --progress)",
+    )
 
 
 @contextlib.contextmanager

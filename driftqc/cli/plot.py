@@ -8,9 +8,12 @@ written to a temporary file beside the output and renamed into place when comple
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from driftqc.cli.common import (
+    add_progress_options,
     add_selection_options,
     atomic_output,
     check_output_file,
@@ -63,6 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--dpi", type=int, default=150, help=f"resolution of raster images (1 to {MAX_DPI})"
     )
     add_selection_options(parser)
+    add_progress_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -75,20 +79,25 @@ def run(args: argparse.Namespace) -> int:
     check_selection_options(args)
 
     from driftqc.plotting.figure import new_figure
+    from driftqc.progress import messages, reporting
 
+    verbose = bool(getattr(args, "verbose", False))
+    say = messages(verbose, sys.stderr)
     figure = new_figure((10, 7.5))
-    with flag_names():
+    with flag_names(), reporting(True if verbose else getattr(args, "progress", None)):
+        say(f"driftqc plot: reading {args.sorter_dir}")
         if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
-            caption = _streamed_density(args, figure)
+            caption = _streamed_density(args, figure, say)
         else:
-            caption = _in_memory(args, figure)
+            caption = _in_memory(args, figure, say)
+    say(f"driftqc plot: writing {args.output}")
     with atomic_output(args.output) as tmp:
         figure.savefig(tmp, dpi=args.dpi, format=fmt)
     print(f"{args.output}: {caption}")
     return 0
 
 
-def _in_memory(args: argparse.Namespace, figure: object) -> str:
+def _in_memory(args: argparse.Namespace, figure: object, say: Callable[[str], None]) -> str:
     from driftqc.io import load_sorting
     from driftqc.plotting import plot_drift_map
     from driftqc.selection import select_spikes
@@ -96,6 +105,8 @@ def _in_memory(args: argparse.Namespace, figure: object) -> str:
     sorting = load_sorting(args.sorter_dir, version=args.ks_version)
     # options checked once, by check_selection_options
     selection = select_spikes(sorting, options=args.selection_options)
+    for line in selection.report():
+        say(line)
     plot_drift_map(
         selection,
         style=args.map_style,
@@ -109,7 +120,7 @@ def _in_memory(args: argparse.Namespace, figure: object) -> str:
     return selection.caption
 
 
-def _streamed_density(args: argparse.Namespace, figure: object) -> str:
+def _streamed_density(args: argparse.Namespace, figure: object, say: Callable[[str], None]) -> str:
     """Whole-session density map read in chunks: bounded memory for any session size."""
     from driftqc.metrics.streaming import summarise_session
     from driftqc.plotting.drift_map import plot_density_summary
@@ -124,6 +135,7 @@ def _streamed_density(args: argparse.Namespace, figure: object) -> str:
         n_time_bins=int(figure.get_figwidth() * args.dpi * 0.7),  # type: ignore[attr-defined]
         n_depth_bins=int(figure.get_figheight() * args.dpi * 0.8),  # type: ignore[attr-defined]
     )
+    say(f"{summary.info.name}: {summary.n_kept:,} of {summary.n_total:,} spikes kept (all binned)")
     plot_density_summary(summary, histogram=args.histogram, title=args.title, figure=figure)
     return summary.caption
 

@@ -19,6 +19,7 @@ frame; Kilosort 1 and 2 depths are in the probe's raw frame.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import warnings
 from collections.abc import Iterator
@@ -318,7 +319,9 @@ class KilosortFolder:
         stop = min(stop, self.n_spikes)
         templates = self._read_templates(start, stop)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            pending_depths = pool.submit(self._read_depths, start, stop, templates)
+            # in a copy of this context, so the depth pass sees the progress setting
+            run = contextvars.copy_context().run
+            pending_depths = pool.submit(run, self._read_depths, start, stop, templates)
             times = _as_times(
                 map_rows(self._times, start, stop),
                 self.sample_rate,

@@ -24,6 +24,7 @@ import numpy as np
 
 from driftqc.errors import SortingFormatError
 from driftqc.io.npy import NpyFile, check_kind, load_npy, map_rows, open_npy
+from driftqc.progress import task
 
 CHUNK_BYTES = 32 * 2**20  # file bytes mapped per window
 # windows the disk is asked for ahead of those being reduced: a file that is not in the page
@@ -101,8 +102,9 @@ class PCDepthReader:
         rows = max(1, (chunk_bytes or CHUNK_BYTES) // max(header.row_bytes, 1))
         offsets = range(0, n, rows)
         local_y = self.local_y
+        label = f"{header.path.parent.name}: depths from {header.path.name}"
 
-        with header.path.open("rb") as fh:
+        with header.path.open("rb") as fh, task(label, n) as progress:
             fd = fh.fileno()
 
             def read_ahead(index: int) -> None:
@@ -131,6 +133,7 @@ class PCDepthReader:
                     )
                     if empty is not None:
                         unplaced.append(offset + begin + empty)
+                progress.advance(stop - offset)
                 return unplaced
 
             for index in range(READAHEAD_WINDOWS):

@@ -58,6 +58,8 @@ class StreamedSummary:
         Absolute amplitude bounds applied, or None.
     filters
         Human-readable filter descriptions.
+    n_not_good
+        Spikes removed by the good-units filter (``good_units_only``).
     """
 
     info: SessionInfo
@@ -71,6 +73,7 @@ class StreamedSummary:
     n_outside: int
     amplitude_bounds: tuple[float, float] | None
     filters: tuple[str, ...]
+    n_not_good: int = 0
 
     @property
     def caption(self) -> str:
@@ -97,6 +100,7 @@ def summarise_session(
     depth_bin_um: float = DEPTH_BIN_UM,
     chunk_spikes: int = CHUNK_SPIKES,
     options: SelectionOptions | None = None,
+    good_units_only: bool | str = SELECTION.good_units_only,
 ) -> StreamedSummary:
     """Bin every spike of a Kilosort session into a depth histogram and a density image.
 
@@ -119,8 +123,11 @@ def summarise_session(
     chunk_spikes
         Spikes read per step; memory is a few times ``chunk_spikes`` × ~40 bytes.
     options
-        The three filters in one checked object, instead of the separate keywords (its
+        The filters in one checked object, instead of the separate keywords (its
         ``decimate`` is ignored: every kept spike is binned).
+    good_units_only
+        Keep only spikes of clusters labelled good, as for
+        :func:`driftqc.selection.select_spikes`.
 
     Returns
     -------
@@ -135,12 +142,14 @@ def summarise_session(
     Notes
     -----
     A percentile amplitude filter needs one extra pass over the amplitudes (4 bytes per
-    spike kept in memory to take exact percentiles); depths are computed once.
+    spike kept in memory to take exact percentiles); depths are computed once. Both passes
+    report their progress on a terminal, or when asked for (:mod:`driftqc.progress`).
     """
     separate = SelectionOptions(
         exclude_noise=exclude_noise,
         filter_amplitude_mode=filter_amplitude_mode,
         filter_amplitude_values=filter_amplitude_values,
+        good_units_only=good_units_only,
     )
     if options is None:
         options = separate
@@ -188,4 +197,5 @@ def summarise_session(
         n_outside=grid.n_outside,
         amplitude_bounds=selection.bounds,
         filters=selection.filters,
+        n_not_good=counts["good"],
     )

@@ -1,7 +1,8 @@
 """Choosing which spikes a drift map shows.
 
-Three filters, always in this order: the **label** filter drops spikes of clusters labelled
-noise; the **amplitude** filter keeps spikes whose amplitude lies within bounds given as
+Three filters, always in this order: the **label** filters drop spikes of clusters labelled
+noise (``exclude_noise``) and keep only those labelled good (``good_units_only``, driftplots
+0.2's name); the **amplitude** filter keeps spikes whose amplitude lies within bounds given as
 percentiles (of the finite amplitudes of the spikes the label filter keeps) or as absolute
 values, both bounds inclusive; **decimation** keeps every n-th remaining spike so a scatter
 stays readable and fast. Spikes without a finite depth or amplitude are set aside first and
@@ -32,6 +33,7 @@ from driftqc.selection.chain import (
     ChainCounts,
     FilterChain,
     FiniteStep,
+    GoodUnitsStep,
     LabelStep,
     ShankStep,
     Step,
@@ -47,6 +49,7 @@ __all__ = [
     "ChainCounts",
     "FilterChain",
     "FiniteStep",
+    "GoodUnitsStep",
     "LabelStep",
     "Selection",
     "ShankStep",
@@ -89,6 +92,8 @@ class Selection:
         The absolute amplitude bounds applied, or None.
     filters
         Human-readable summary of the filters, for figure captions.
+    n_not_good
+        Spikes removed by the good-units filter (``good_units_only``).
     """
 
     kept: SpikeTable
@@ -100,6 +105,7 @@ class Selection:
     decimation: int
     amplitude_bounds: tuple[float, float] | None
     filters: tuple[str, ...]
+    n_not_good: int = 0
 
     @property
     def caption(self) -> str:
@@ -126,7 +132,36 @@ class Selection:
             if self.amplitude_bounds is None
             else list(self.amplitude_bounds),
             "filters": list(self.filters),
+            "n_not_good_removed": self.n_not_good,
         }
+
+    def report(self) -> list[str]:
+        """Lines saying how many spikes each filter removed, for ``verbose`` output.
+
+        Examples
+        --------
+        >>> for line in sel.report():  # doctest: +SKIP
+        ...     print(line)
+        ses-01: 250,000 spikes
+          only good units: 70,000 removed, 180,000 remaining
+          180,000 spikes kept; decimated by factor 2: 90,000 drawn
+        """
+        lines = [f"{self.kept.info.name}: {self.n_total:,} spikes"]
+        left = self.n_total
+        for removed, what in (
+            (self.n_invalid, "without finite depth/amplitude"),
+            (self.n_noise, "noise units excluded"),
+            (self.n_not_good, "only good units"),
+            (self.n_amplitude, "amplitude filter"),
+        ):
+            if removed:
+                left -= removed
+                lines.append(f"  {what}: {removed:,} removed, {left:,} remaining")
+        kept = f"  {len(self.kept):,} spikes kept"
+        if self.decimation > 1:
+            kept += f"; decimated by factor {self.decimation}: {len(self.shown):,} drawn"
+        lines.append(kept)
+        return lines
 
 
 def drop_invalid(spikes: SpikeTable) -> SpikeTable:
@@ -178,9 +213,13 @@ def filter_amplitude(spikes: SpikeTable, bounds: tuple[float, float]) -> SpikeTa
     return spikes if keep is None else spikes.take(keep)
 
 
-def decimation_factor(n_spikes: int, decimate: Decimate) -> int:
-    """Return the thinning factor ``decimate`` asks for with ``n_spikes`` spikes (1: none)."""
-    return SelectionOptions(decimate=decimate).decimation(n_spikes)
+def decimation_factor(n_spikes: int, decimate: Decimate, estimate_rule: str = "floor") -> int:
+    """Return the thinning factor ``decimate`` asks for with ``n_spikes`` spikes (1: none).
+
+    ``estimate_rule`` as for :class:`driftqc.options.SelectionOptions`.
+    """
+    options = SelectionOptions(decimate=decimate, estimate_rule=estimate_rule)
+    return options.decimation(n_spikes)
 
 
 def select_spikes(
@@ -191,6 +230,7 @@ def select_spikes(
     filter_amplitude_values: Sequence[float] = SELECTION.filter_amplitude_values,
     decimate: Decimate = SELECTION.decimate,
     options: SelectionOptions | None = None,
+    good_units_only: bool | str = SELECTION.good_units_only,
 ) -> Selection:
     """Apply the label filter, the amplitude filter and decimation, in that order.
 
@@ -210,10 +250,14 @@ def select_spikes(
         ``(low, high)``: percentiles (0–100) of the finite amplitudes of the spikes the label
         filter keeps, or absolute amplitudes. Both bounds are inclusive.
     decimate
-        ``"estimate"`` thins to at most 100 000 spikes, an integer n keeps every n-th spike,
-        ``False``/``None``/``0`` keeps all.
+        ``"estimate"`` thins to about 100 000 spikes (every ``n // 100_000``-th, as driftplots;
+        ``SelectionOptions(estimate_rule="at_most")`` for at most 100 000), an integer n
+        keeps every n-th spike, ``False``/``None``/``0`` keeps all.
     options
-        All of the above in one checked object, instead of the separate keywords.
+        All of these in one checked object, instead of the separate keywords.
+    good_units_only
+        Keep only spikes of clusters labelled good (``True``), or name the label source, as
+        for ``exclude_noise`` (both may be given: both apply).
 
     Returns
     -------
@@ -243,6 +287,7 @@ def select_spikes(
         exclude_noise=exclude_noise,
         filter_amplitude_mode=filter_amplitude_mode,
         filter_amplitude_values=filter_amplitude_values,
+        good_units_only=good_units_only,
     )
     if options is None:
         options = separate
@@ -258,7 +303,9 @@ def select_spikes(
         options,
         label_sources=sources,
         where=spikes.info.path or spikes.info.name,
-        rank=lambda drop_ids: rankable_amplitudes(spikes.amplitudes, spikes.clusters, drop_ids),
+        rank=lambda drop_ids, keep_ids=None: rankable_amplitudes(
+            spikes.amplitudes, spikes.clusters, drop_ids, keep_ids=keep_ids
+        ),
         amplitude_unit=spikes.info.amplitude_unit,
     )
     kept, counts = chain.apply(spikes)
@@ -280,4 +327,5 @@ def select_spikes(
         decimation=factor,
         amplitude_bounds=chain.bounds,
         filters=filters,
+        n_not_good=counts["good"],
     )

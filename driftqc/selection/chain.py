@@ -8,11 +8,14 @@ steps, in order:
 
 1. **finite**: spikes whose depth or amplitude is NaN or infinite are set aside and counted;
 2. **labels**: spikes of clusters labelled noise are dropped (``exclude_noise``);
-3. **amplitude**: spikes outside ``low <= amplitude <= high`` are dropped. With percentile
+3. **good**: only spikes of clusters labelled good are kept (``good_units_only``, driftplots
+   0.2's filter; clusters without a label are dropped). With ``exclude_noise`` as well, both
+   apply, each with its own label source, and each counts what it removed;
+4. **amplitude**: spikes outside ``low <= amplitude <= high`` are dropped. With percentile
    bounds, ``low`` and ``high`` are computed once per session, before any spike is filtered,
-   by :func:`percentile_bounds` from the finite amplitudes of the spikes the label filter
-   keeps (:func:`rankable_amplitudes`), so a chunk is filtered with the session's bounds;
-4. **shank** (optional): keep the spikes of one shank, from a template → shank table. It
+   by :func:`percentile_bounds` from the finite amplitudes of the spikes the label filters
+   keep (:func:`rankable_amplitudes`), so a chunk is filtered with the session's bounds;
+5. **shank** (optional): keep the spikes of one shank, from a template → shank table. It
    comes after the amplitude step so that every shank of a session shares one amplitude
    range (and the ranking pass needs no per-spike templates).
 
@@ -44,6 +47,7 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
+from driftqc.errors import SortingFormatError
 from driftqc.io.labels import resolve_label_source
 from driftqc.model import NOISE_LABEL, SpikeTable
 from driftqc.options import SelectionOptions
@@ -51,7 +55,8 @@ from driftqc.options import SelectionOptions
 Bounds = tuple[float, float]
 
 #: names of the steps, in chain order (the keys of :attr:`ChainCounts.removed`)
-STEP_NAMES = ("finite", "labels", "amplitude", "shank")
+STEP_NAMES = ("finite", "labels", "good", "amplitude", "shank")
+GOOD_LABEL = "good"
 
 
 class Step(Protocol):
@@ -95,6 +100,18 @@ class LabelStep:
     def keep(self, spikes: SpikeTable) -> np.ndarray | None:
         """Mask of spikes whose cluster is not dropped (None: none dropped)."""
         return _not_in(spikes.clusters, self.drop_ids)
+
+
+@dataclass(frozen=True)
+class GoodUnitsStep:
+    """Keep only the spikes of the clusters in ``keep_ids`` (those labelled good)."""
+
+    keep_ids: np.ndarray
+    name: ClassVar[str] = "good"
+
+    def keep(self, spikes: SpikeTable) -> np.ndarray | None:
+        """Mask of spikes whose cluster is kept (None: all are)."""
+        return _in(spikes.clusters, self.keep_ids)
 
 
 @dataclass(frozen=True)
@@ -216,7 +233,8 @@ class FilterChain:
         rank
             ``rank(drop_ids)`` returns the finite amplitudes of the session's spikes whose
             cluster is not in ``drop_ids`` (see :func:`rankable_amplitudes`); called once,
-            only for a percentile amplitude filter.
+            only for a percentile amplitude filter. With ``good_units_only`` it is called as
+            ``rank(drop_ids, keep_ids=keep_ids)``: only clusters in ``keep_ids`` count.
         amplitude_unit
             Unit of the amplitudes, for the captions.
         template_shanks, shank
@@ -225,19 +243,27 @@ class FilterChain:
         Raises
         ------
         SortingFormatError
-            If ``exclude_noise`` asks for a label table the session does not have.
+            If ``exclude_noise`` or ``good_units_only`` asks for a label table the session
+            does not have.
         """
         drop_ids = np.empty(0, dtype=np.int64)
+        keep_ids: np.ndarray | None = None
         steps: list[Step] = [FiniteStep()]
         if options.exclude_noise:
-            labels = resolve_label_source(
-                dict(label_sources),  # type: ignore[arg-type]
-                options.exclude_noise,
-                where,  # type: ignore[arg-type]
-            )
+            labels = _label_table(label_sources, options.exclude_noise, where, "exclude_noise")
             drop_ids = labelled_clusters(labels)
             steps.append(LabelStep(drop_ids))
-        bounds = session_bounds(options, lambda: rank(drop_ids))
+        if options.good_units_only:
+            labels = _label_table(label_sources, options.good_units_only, where, "good_units_only")
+            keep_ids = labelled_clusters(labels, (GOOD_LABEL,))
+            steps.append(GoodUnitsStep(keep_ids))
+
+        def ranked() -> np.ndarray:
+            if keep_ids is None:  # the one-argument form callers may pass
+                return rank(drop_ids)
+            return rank(drop_ids, keep_ids=keep_ids)  # type: ignore[call-arg]
+
+        bounds = session_bounds(options, ranked)
         if bounds is not None:
             steps.append(AmplitudeStep(bounds))
         if shank is not None:
@@ -331,6 +357,8 @@ def filter_captions(
         filters.append(f"{n_invalid:,} spikes without finite depth/amplitude left out")
     if options.exclude_noise:
         filters.append("noise units excluded")
+    if options.good_units_only:
+        filters.append("only good units")
     amp_filter = options.amplitude_filter
     if amp_filter is not None:
         mode, (low, high) = amp_filter
@@ -385,18 +413,28 @@ def percentile_bounds(amplitudes: np.ndarray, percentiles: Bounds) -> Bounds | N
 
 
 def rankable_amplitudes(
-    amplitudes: np.ndarray, clusters: np.ndarray, drop_ids: np.ndarray
+    amplitudes: np.ndarray,
+    clusters: np.ndarray,
+    drop_ids: np.ndarray,
+    *,
+    keep_ids: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return the amplitudes to take percentiles of: finite, of clusters not dropped.
+    """Return the amplitudes to take percentiles of: finite, of the clusters the labels keep.
 
-    Depths play no part, so the bounds can be computed without them (the chunked driver
-    reads only amplitudes and cluster ids for this pass) and are the same in every frame.
-    Feed it the whole table, or each chunk and concatenate.
+    Clusters in ``drop_ids`` (noise) are left out and, when ``keep_ids`` is given
+    (``good_units_only``), so is every cluster not in it. Depths play no part, so the bounds
+    can be computed without them (the chunked driver reads only amplitudes and cluster ids for
+    this pass) and are the same in every frame. Feed it the whole table, or each chunk and
+    concatenate.
     """
     keep = np.isfinite(amplitudes)
     labels_keep = _not_in(clusters, drop_ids)
     if labels_keep is not None:
         keep &= labels_keep
+    if keep_ids is not None:
+        good = _in(clusters, keep_ids)
+        if good is not None:
+            keep &= good
     return amplitudes if keep.all() else amplitudes[keep]
 
 
@@ -407,6 +445,28 @@ def labelled_clusters(
     return np.asarray(
         [cid for cid, lab in labels.items() if lab.lower() in wanted], dtype=np.int64
     )
+
+
+def _label_table(
+    label_sources: Mapping[str, Mapping[int, str]], which: bool | str, where: object, name: str
+) -> Mapping[int, str]:
+    """Return the label table a label filter asks for; errors name the option (``name``)."""
+    try:
+        return resolve_label_source(
+            dict(label_sources),  # type: ignore[arg-type]
+            which,
+            where,  # type: ignore[arg-type]
+        )
+    except SortingFormatError as exc:
+        if name == "exclude_noise":
+            raise
+        raise SortingFormatError(str(exc).replace("exclude_noise", name)) from None
+
+
+def _in(clusters: np.ndarray, keep_ids: np.ndarray) -> np.ndarray | None:
+    """Mask of ``clusters`` in ``keep_ids``, or None when all are."""
+    keep = np.isin(clusters, keep_ids)
+    return None if keep.all() else keep
 
 
 def _not_in(clusters: np.ndarray, drop_ids: np.ndarray) -> np.ndarray | None:

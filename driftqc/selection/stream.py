@@ -14,6 +14,9 @@ filtered: they are taken in a first, cheap pass that reads only amplitudes and c
 ranked spike until the percentiles are known. The bounds, counts and captions are those
 :func:`~driftqc.selection.select_spikes` gives for the same session; the chunked driver does
 not decimate.
+
+Both passes report their progress (:mod:`driftqc.progress`: on a terminal, or when asked
+for); the per-chunk depth passes inside them stay silent.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 from driftqc.io.kilosort import KilosortFolder
 from driftqc.model import SessionInfo, SpikeTable
 from driftqc.options import SelectionOptions
+from driftqc.progress import task
 from driftqc.selection.chain import Bounds, ChainCounts, FilterChain, rankable_amplitudes
 
 CHUNK_SPIKES = 4_000_000
@@ -105,19 +109,28 @@ class ChunkedSelection:
     def __iter__(self) -> Iterator[SpikeTable]:
         """Read the session once; yield each chunk's kept spikes (possibly empty)."""
         self.counts = ChainCounts()
-        for chunk in self.session.iter_chunks(self.chunk_spikes):
-            kept, counts = self.chain.apply(chunk)
-            del chunk
-            self.counts = self.counts + counts
-            yield kept
-            del kept  # before the next chunk is read: at most one chunk alive at a time
+        label = f"{self.info.name}: reading and filtering"
+        with task(label, self.session.n_spikes) as progress:
+            for chunk in self.session.iter_chunks(self.chunk_spikes):
+                kept, counts = self.chain.apply(chunk)
+                del chunk
+                self.counts = self.counts + counts
+                progress.advance(counts.n_total)
+                yield kept
+                del kept  # before the next chunk is read: at most one chunk alive at a time
 
-    def _rankable_amplitudes(self, drop_ids: np.ndarray) -> np.ndarray:
-        """Read the finite amplitudes of the spikes the label step keeps (no depths)."""
+    def _rankable_amplitudes(
+        self, drop_ids: np.ndarray, keep_ids: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Read the finite amplitudes of the spikes the label steps keep (no depths)."""
         parts = []
         session = self.session
-        for start in range(0, session.n_spikes, self.chunk_spikes):
-            amplitudes, clusters = session.read_amplitudes(start, start + self.chunk_spikes)
-            parts.append(rankable_amplitudes(amplitudes, clusters, drop_ids))
-            del amplitudes, clusters
+        label = f"{session.info.name}: amplitudes for percentile bounds"
+        with task(label, session.n_spikes) as progress:
+            for start in range(0, session.n_spikes, self.chunk_spikes):
+                amplitudes, clusters = session.read_amplitudes(start, start + self.chunk_spikes)
+                ranked = rankable_amplitudes(amplitudes, clusters, drop_ids, keep_ids=keep_ids)
+                parts.append(ranked)
+                progress.advance(len(amplitudes))
+                del amplitudes, clusters
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
