@@ -1,4 +1,4 @@
-"""The ``driftqc`` command line: ``driftqc plot``, ``view``, ``sessions`` and ``run``.
+"""The ``driftqc`` command line: ``driftqc plot``, ``view``, ``sessions``, ``init`` and ``run``.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and ``run(args)``;
 modules are imported only when the command line is built and import nothing heavy (no Qt,
@@ -23,7 +23,16 @@ from collections.abc import Callable, Sequence
 
 from driftqc.errors import DriftQCError
 
-COMMANDS = ("plot", "view", "sessions", "run")
+COMMANDS = ("plot", "view", "sessions", "init", "run")
+
+EPILOG = """\
+examples:
+  driftqc plot sub-01/ses-01/kilosort4 -o map.png --histogram --exclude-noise
+  driftqc init /data/lab -o my.yaml       # a config listing every sorter folder found
+  driftqc run --configfile my.yaml --cores 4
+
+`driftqc COMMAND --help` shows the options of a command.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,13 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="driftqc",
         description="Drift maps and drift QC for Kilosort-sorted sessions.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--debug",
         action="store_true",
         help="show the full traceback of any error (also: DRIFTQC_DEBUG=1)",
     )
-    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(
+        title="commands", dest="command", required=True, metavar="COMMAND"
+    )
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"driftqc.cli.{name}")

@@ -2,6 +2,9 @@
 
 Every option other than ``--print-command`` goes to snakemake unchanged, so the command
 reads like a plain snakemake call: ``driftqc run --configfile my.yaml --cores 4 -n``.
+Each ``--configfile`` is checked before snakemake starts
+(:func:`driftqc.pipeline.runner.check_configfile`): a missing file or a sessions list given
+as the config is one line saying what to do, not snakemake's traceback.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "are written here). All other options and targets are passed to snakemake, "
             "e.g. `driftqc run --configfile config.yaml --cores 4 -n`. Without "
             "--configfile the directory's config/config.yaml is used, or else the "
-            "built-in demo; without --cores, --cores all."
+            "built-in demo; without --cores, --cores all. Each --configfile is checked "
+            "first (it exists, it is a config, not a sessions list); `driftqc init ROOT` "
+            "writes one."
         ),
         allow_abbrev=False,
     )

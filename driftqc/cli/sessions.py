@@ -2,7 +2,8 @@ r"""``driftqc sessions``: find sorter output folders under a directory and list 
 
 Kilosort output folders, IBL ALF spike-sorting folders (``alf/probe00``, ...) and
 SpikeInterface analyzer folders are found (see
-:func:`driftqc.pipeline.sessions.discover_sessions`).
+:func:`driftqc.pipeline.sessions.discover_sessions`), with unique ids (folders side by side
+are told apart) and, in NeuroBlueprint trees, ``subject`` and ``date``.
 
 The list is built and checked in full before ``-o FILE`` is touched, then written to a
 temporary file and renamed into place: an error never leaves an empty or partial file.
@@ -29,8 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "e.g. alf/probe00) and SpikeInterface analyzer folders under ROOT and write them "
             "as a sessions YAML "
             "for the workflow. Ids come from the relative path, e.g. "
-            "sub-01/ses-02/kilosort4 -> sub-01_ses-02. Folders whose path is not valid UTF-8 "
-            "are skipped with a warning (a YAML file cannot hold them)."
+            "sub-01/ses-02/kilosort4 -> sub-01_ses-02; folders side by side get the names "
+            "that tell them apart (ks4_bumps/kilosort4, ks4_bumps/phy -> ks4_bumps-kilosort4, "
+            "ks4_bumps-phy). NeuroBlueprint trees (sub-01/ses-20240105/ephys/...) also fill "
+            "subject and date. Folders whose path is not valid UTF-8 "
+            "are skipped with a warning (a YAML file cannot hold them). `driftqc init ROOT` "
+            "writes a whole workflow config instead."
         ),
     )
     parser.add_argument("root", type=Path, help="top of the directory tree to search")

@@ -20,6 +20,12 @@ their own) and SpikeInterface analyzer folders (binary or ``.zarr``, recognised 
 ``spikeinterface_info``; never walked into), and derives ids from their relative paths, e.g.
 ``sub-01/ses-02/kilosort4`` → ``sub-01_ses-02``, ``sub-01/ses-03/analyzer.zarr`` →
 ``sub-01_ses-03``, ``ZM_1/2024-01-01/001/alf/probe00`` → ``ZM_1_2024-01-01_001_probe00``.
+Folders that would share an id (sorter folders side by side, ``ks4_bumps/kilosort4`` and
+``ks4_bumps/phy``) get the folder names that tell them apart (``ks4_bumps-kilosort4``,
+``ks4_bumps-phy``; see :func:`unique_session_ids`). In NeuroBlueprint trees
+(``sub-<label>/ses-<label>/ephys/...``) the subject (``sub-01``) and, where the session
+label holds one (``ses-20240105``, ``ses-2024-01-05``, ``ses-001_date-20240105``), the
+recording date fill the ``subject`` and ``date`` fields (:func:`neuroblueprint_fields`).
 A folder whose path is not valid UTF-8 (Python holds it with surrogate escapes, e.g.
 ``ses-\udcff`` for the byte ``0xff``) cannot be written to a YAML file, which is UTF-8 text:
 it is skipped with a :class:`SessionsWarning` naming it, rather than written wrongly.
@@ -35,6 +41,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -59,6 +66,14 @@ _GENERIC_PARTS = {
     "sortinganalyzer",
     "alf",
 }
+# folders that only hold a sorter's output: left out of an id when it is unique without them
+_CONTAINER_PARTS = {"sorter_output", "output"}
+# NeuroBlueprint: top-level folders above sub-*, and data-type folders below ses-*
+_NB_TOP = {"rawdata", "derivatives"}
+_NB_DATATYPES = {"ephys", "behav", "funcimg", "anat", "motion"}
+_NB_SUBJECT = re.compile(r"^(sub-[^_]+)")
+_NB_DATE_KEY = re.compile(r"(?:^|_)(?:date|datetime)-(\d{4})(\d{2})(\d{2})(?!\d)")
+_NB_DATE_LABEL = re.compile(r"^ses-(\d{4})(-?)(\d{2})\2(\d{2})(?!\d)")
 
 
 class SessionsError(DriftQCError, ValueError):
@@ -197,12 +212,14 @@ def discover_sessions(
     Returns
     -------
     list of dict
-        ``{"id": ..., "path": ...}`` per folder, sorted by path.
+        ``{"id": ..., "path": ...}`` per folder, sorted by path, with ``subject`` and
+        ``date`` in NeuroBlueprint trees (:func:`neuroblueprint_fields`). Ids are unique
+        (:func:`unique_session_ids`).
 
     Raises
     ------
     SessionsError
-        If ``root`` is not a folder, or two folders would get the same id.
+        If ``root`` is not a folder.
 
     Warns
     -----
@@ -224,8 +241,7 @@ def discover_sessions(
         if patterns and not any(fnmatch.fnmatch(relative, p) for p in patterns):
             continue
         found.append(folder)
-    sessions = []
-    owners: dict[str, Path] = {}
+    kept = []
     for folder in found:
         path = folder.resolve() if absolute else folder
         if not _is_utf8(str(path)):
@@ -236,35 +252,171 @@ def discover_sessions(
                 stacklevel=2,
             )
             continue
-        sid = session_id_from_path(folder.relative_to(root), fallback=root.resolve().name)
-        if sid in owners:
-            raise SessionsError(
-                f"folders {owners[sid]} and {folder} would both get the session id '{sid}'; "
-                "narrow the search with --pattern or edit the ids by hand"
-            )
-        owners[sid] = folder
-        sessions.append({"id": sid, "path": str(path)})
+        kept.append((folder, path))
+    relatives = [folder.relative_to(root) for folder, _ in kept]
+    ids = unique_session_ids(relatives, fallback=root.resolve().name)
+    sessions = []
+    for sid, (folder, path) in zip(ids, kept, strict=True):
+        entry = {"id": sid, "path": str(path)}
+        entry.update(neuroblueprint_fields(folder.resolve()))
+        sessions.append(entry)
     return sessions
+
+
+def unique_session_ids(relatives: Sequence[Path | str], fallback: str = "session") -> list[str]:
+    """Session ids for folders (paths relative to the search root), unique and readable.
+
+    Each folder gets :func:`session_id_from_path`. Folders that would share an id get,
+    after it and a ``-``, the parts of their path that differ within that group (parts
+    common to the whole group at the start or end are left out, and so are
+    ``sorter_output``/``output`` when other parts remain): ``ks4_bumps/kilosort4`` and
+    ``ks4_bumps/phy`` → ``ks4_bumps-kilosort4`` and ``ks4_bumps-phy``. Ids still shared after
+    that (names that differ only in punctuation) are numbered ``-2``, ``-3``, ... in the
+    order given. The result depends only on the list of folders, never on the order a
+    directory is read in (pass them sorted); an id changes only when a folder that would
+    share it is added or removed.
+
+    Examples
+    --------
+    >>> unique_session_ids(["ks4_bumps/kilosort4", "ks4_bumps/phy", "other/kilosort4"])
+    ['ks4_bumps-kilosort4', 'ks4_bumps-phy', 'other']
+    """
+    parts = [Path(r).parts for r in relatives]
+    ids = [session_id_from_path(r, fallback=fallback) for r in relatives]
+    groups: dict[str, list[int]] = defaultdict(list)
+    for index, sid in enumerate(ids):
+        groups[sid].append(index)
+    for sid, members in groups.items():
+        if len(members) < 2:
+            continue
+        rests = _differing_parts([parts[i] for i in members])
+        short = [[p for p in rest if p.lower() not in _CONTAINER_PARTS] or rest for rest in rests]
+        for shown in (short, rests):
+            suffixes = ["-".join(c for c in map(_clean_part, s) if c) for s in shown]
+            if len(set(suffixes)) == len(suffixes):  # they tell the folders apart
+                for index, suffix in zip(members, suffixes, strict=True):
+                    ids[index] = f"{sid}-{suffix}" if suffix else sid
+                break
+    return _numbered(ids)
+
+
+def _differing_parts(paths: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Return the parts of each path left after the parts common to all at start and end."""
+    start = 0
+    while all(len(p) > start for p in paths) and len({p[start] for p in paths}) == 1:
+        start += 1
+    rests = [p[start:] for p in paths]
+    end = 0
+    while all(len(r) > end for r in rests) and len({r[len(r) - 1 - end] for r in rests}) == 1:
+        end += 1
+    return [r[: len(r) - end] for r in rests]
+
+
+def _numbered(ids: list[str]) -> list[str]:
+    """Return the ids with shared ones numbered: the first kept, the next -2, -3, ..."""
+    taken = set(ids)
+    counts = Counter(ids)
+    seen: Counter[str] = Counter()
+    out = []
+    for sid in ids:
+        seen[sid] += 1
+        if counts[sid] > 1 and seen[sid] > 1:
+            n = seen[sid]
+            while f"{sid}-{n}" in taken:
+                n += 1
+            sid = f"{sid}-{n}"
+            taken.add(sid)
+        out.append(sid)
+    return out
+
+
+def neuroblueprint_fields(path: Path | str) -> dict[str, str]:
+    """``subject`` and ``date`` of a folder in a NeuroBlueprint tree, from its path.
+
+    The subject is the ``sub-<label>`` part of the last ``sub-*`` folder on the path (key-value
+    pairs after it, e.g. ``_id-C57``, are left out); the date comes from the ``ses-*`` folder
+    below it: a ``date-YYYYMMDD``/``datetime-YYYYMMDDT...`` pair (``ses-001_date-20240105``) or
+    a label that starts with a date (``ses-20240105``, ``ses-20240105T1030``,
+    ``ses-2024-01-05``), written ``YYYY-MM-DD``. Fields that cannot be found are left out;
+    so is a "date" that is not a real day (``ses-20241399``).
+
+    Examples
+    --------
+    >>> neuroblueprint_fields("/data/rawdata/sub-01_id-M3/ses-001_date-20240105/ephys/ks4")
+    {'subject': 'sub-01', 'date': '2024-01-05'}
+    >>> neuroblueprint_fields("/data/lab/mouse3/day1/kilosort4")
+    {}
+    """
+    parts = Path(path).parts
+    subjects = [i for i, p in enumerate(parts) if _NB_SUBJECT.match(p)]
+    if not subjects:
+        return {}
+    index = subjects[-1]
+    fields = {"subject": _NB_SUBJECT.match(parts[index]).group(1)}  # type: ignore[union-attr]
+    if index + 1 < len(parts) and parts[index + 1].startswith("ses-"):
+        date = _session_date(parts[index + 1])
+        if date is not None:
+            fields["date"] = date
+    return fields
+
+
+def _session_date(name: str) -> str | None:
+    """Return the date a NeuroBlueprint session folder's name holds, as ``YYYY-MM-DD``."""
+    match = _NB_DATE_KEY.search(name)
+    if match is not None:
+        year, month, day = match.groups()
+    else:
+        match = _NB_DATE_LABEL.match(name)
+        if match is None:
+            return None
+        year, _, month, day = match.groups()
+    try:
+        date = dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    return date.isoformat() if 1900 <= date.year <= 2200 else None
 
 
 def session_id_from_path(relative: Path | str, fallback: str = "session") -> str:
     """Derive a session id from a folder's path relative to the search root.
 
     Generic folder names (``sorter_output``, ``kilosort4``, ``phy``, ``analyzer``, ``alf``,
-    any ``*.zarr``, ...) are dropped, the remaining parts joined with ``_`` and anything but
-    letters, digits, ``_`` and ``-`` replaced by ``-``.
+    any ``*.zarr``, ...) and NeuroBlueprint scaffolding (``rawdata``/``derivatives`` above
+    ``sub-*``, ``ephys`` below ``ses-*``) are dropped, the remaining parts joined with ``_``
+    and anything but letters, digits, ``_`` and ``-`` replaced by ``-``. Several folders can
+    get the same id this way; :func:`unique_session_ids` tells them apart.
 
     Examples
     --------
     >>> session_id_from_path("sub-01/ses-02/kilosort4/sorter_output")
     'sub-01_ses-02'
     """
-    parts = [p for p in Path(relative).parts if not _is_generic(p)]
+    every = Path(relative).parts
+    parts = [p for i, p in enumerate(every) if not _is_generic(p) and not _is_nb_folder(every, i)]
     if not parts:
-        parts = [p for p in Path(relative).parts] or [fallback]
-    text = "_".join(re.sub(r"[^A-Za-z0-9_-]+", "-", p).strip("-") for p in parts)
+        parts = list(every) or [fallback]
+    text = "_".join(_clean_part(p) for p in parts)
     text = text.strip("_-") or fallback
     return text if ID_PATTERN.match(text) else f"s{text}"
+
+
+def _clean_part(part: str) -> str:
+    """Return a path part with anything but letters, digits, ``_`` and ``-`` made ``-``."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", part).strip("-")
+
+
+def _is_nb_folder(parts: Sequence[str], index: int) -> bool:
+    """Return whether ``parts[index]`` is NeuroBlueprint scaffolding.
+
+    That is ``rawdata``/``derivatives`` just above a ``sub-*`` folder, or a data-type folder
+    (``ephys``, ...) just below a ``ses-*`` folder.
+    """
+    part = parts[index].lower()
+    if part in _NB_TOP:
+        return index + 1 < len(parts) and parts[index + 1].startswith("sub-")
+    if part in _NB_DATATYPES:
+        return index > 0 and parts[index - 1].startswith("ses-")
+    return False
 
 
 def format_sessions(sessions: Iterable[Mapping[str, object]]) -> str:
@@ -276,6 +428,79 @@ def format_sessions(sessions: Iterable[Mapping[str, object]]) -> str:
             prefix = "- " if n == 0 else "  "
             lines.append(f"{prefix}{key}: {_quoted(str(value))}")
     return "\n".join(lines) + "\n"
+
+
+#: sections of a config written by :func:`format_config` besides ``sessions`` (the others,
+#: demo sizes, amplitude summary and grid layout, are rarely changed and keep their defaults)
+CONFIG_SECTIONS = ("filters", "render", "shared_amplitude_scale", "fail_on_session_errors",
+                   "drift_qc")  # fmt: skip
+
+
+def format_config(sessions: Iterable[Mapping[str, object]] | str) -> str:
+    """Return a complete workflow config as YAML text: the sessions and the main options.
+
+    ``sessions`` is the list (written inline) or the path of a sessions file. The sections
+    in :data:`CONFIG_SECTIONS` hold the defaults of the workflow's schema, so the text is a
+    config that runs as is and shows the options worth changing.
+    """
+    from driftqc.pipeline.runner import workflow_root
+
+    schema_path = workflow_root() / "workflow" / "schemas" / "config.schema.yaml"
+    schema = yaml.safe_load(schema_path.read_text(encoding="utf-8"))["properties"]
+    lines = [
+        "# driftqc workflow config, written by `driftqc init`. Run it as is:",
+        "#   driftqc run --configfile THIS_FILE --cores 4",
+        "# Every option: config/README.md of driftqc; options left out keep their defaults.",
+        "",
+    ]
+    if isinstance(sessions, str):
+        lines.append(f"sessions: {_quoted(sessions)}")
+    else:
+        lines.append("sessions:")
+        body = format_sessions(sessions).splitlines()[1:]
+        lines += [f"  {line}" for line in body]
+    for section in CONFIG_SECTIONS:
+        value = _defaults(schema[section])
+        lines += ["", yaml.safe_dump({section: value}, sort_keys=False).rstrip()]
+    return "\n".join(lines) + "\n"
+
+
+def _defaults(schema: Mapping[str, object]) -> object:
+    """Return a schema entry's default, with the defaults of its properties filled in."""
+    default = schema.get("default")
+    properties = schema.get("properties")
+    if isinstance(default, dict) and isinstance(properties, Mapping):
+        filled = dict(default)
+        for name, sub in properties.items():
+            if isinstance(sub, Mapping) and "default" in sub:
+                filled.setdefault(name, _defaults(sub))
+        return filled
+    return default
+
+
+def write_text_file(text: str, path: Path | str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file renamed into place.
+
+    Missing parent folders are created; on any error ``path`` is left as it was.
+    """
+    path = Path(path)
+    data = text.encode("utf-8")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # name the file asked for, not the temporary one
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def write_sessions_file(sessions: Iterable[Mapping[str, object]], path: Path | str) -> Path:
@@ -301,23 +526,7 @@ def write_sessions_file(sessions: Iterable[Mapping[str, object]], path: Path | s
                     f"{path}: entry {index} ({key} {str(value)!r}) is not valid UTF-8 and "
                     "cannot be written to a sessions file"
                 )
-    data = format_sessions(sessions).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:  # name the file asked for, not the temporary one
-        raise type(exc)(exc.errno, exc.strerror, str(path)) from None
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_file(format_sessions(sessions), path)
 
 
 def _is_utf8(text: str) -> bool:

@@ -7,7 +7,6 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 from snakemake.settings.types import ExecMode
-from snakemake.utils import validate
 
 from driftqc.errors import OptionError, SortingFormatError
 from driftqc.io import session_files
@@ -15,6 +14,7 @@ from driftqc.io.analyzer import is_analyzer_folder
 from driftqc.io.npy import open_npy
 from driftqc.metrics import QCThresholds
 from driftqc.options import MapStyle, RenderOptions, SelectionOptions
+from driftqc.pipeline.runner import config_problem_texts, config_problems
 from driftqc.pipeline.summary import failed_sessions, format_failures
 from driftqc.pipeline.sessions import (
     SessionsError,
@@ -23,7 +23,43 @@ from driftqc.pipeline.sessions import (
     read_sessions_file,
 )
 
-validate(config, "../schemas/config.schema.yaml")
+SCHEMAS = Path(workflow.current_basedir.get_path_or_uri(secret_free=True)).parent / "schemas"
+CONFIG_LOG = "logs/config_validation.log"
+
+
+def load_schema(name):
+    import yaml
+
+    return yaml.safe_load((SCHEMAS / name).read_text(encoding="utf-8"))
+
+
+def validate_config(config):
+    """Fill in the schema's defaults; return one line per problem (full report: a log).
+
+    Snakemake's ``validate`` prints jsonschema's report, the whole failed schema included
+    (150-600 lines), for the first problem only; this names every bad entry and what it
+    allows, and writes jsonschema's report to CONFIG_LOG.
+    """
+    if workflow.modifier.skip_validation:
+        return None
+    problems = config_problems(config, load_schema("config.schema.yaml"))
+    if not problems:
+        return None
+    log = Path(CONFIG_LOG)
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("\n\n".join(full for _, full in problems) + "\n", encoding="utf-8")
+        where = f"(jsonschema's report: {log})"
+    except OSError:
+        where = ""
+    lines = "\n".join(line for line, _ in problems)
+    n = len(problems)
+    return f"{n} problem{'s' if n > 1 else ''} in the config {where}\n{lines}"
+
+
+# raised here, not in the function, so that snakemake prints no traceback lines
+if (_problems := validate_config(config)) is not None:
+    raise WorkflowError(_problems)
 
 # paths of synthetic sessions that rule demo_session writes
 DEMO_PATH = re.compile(r"^resources/demo/(none|linear|zigzag|step)-(kilosort2_5|kilosort4)-\d+/?$")
@@ -34,37 +70,41 @@ def is_demo_path(path):
 
 def read_session_list(source):
     """Read, normalise and validate the sessions; stop with a message naming a bad entry."""
-    try:
-        if isinstance(source, str):
-            where = f"sessions file {source}"
-            entries = read_sessions_file(source)
-        else:
-            where = "config 'sessions'"
-            entries = source
-        entries = normalise_sessions(entries, where)
-        _validate_entries(entries, where)
-        check_sessions(entries, where, will_exist=is_demo_path)
-    except SessionsError as exc:
-        raise WorkflowError(str(exc)) from None
+    if isinstance(source, str):
+        where = f"sessions file {source}"
+        entries = read_sessions_file(source)
+    else:
+        where = "config 'sessions'"
+        entries = source
+    entries = normalise_sessions(entries, where)
+    _validate_entries(entries, where)
+    check_sessions(entries, where, will_exist=is_demo_path)
     return {entry["id"]: entry for entry in entries}
 
 
 def _validate_entries(entries, where):
     """Validate against the sessions schema, naming the entry and field in the message."""
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema("sessions.schema.yaml")
+    validator = Draft202012Validator(schema["properties"]["sessions"]["items"])
+    lines = []
     for index, entry in enumerate(entries, start=1):
-        try:
-            validate({"sessions": [entry]}, "../schemas/sessions.schema.yaml")
-        except WorkflowError as exc:
-            cause = exc.__context__  # the jsonschema ValidationError
-            if not hasattr(cause, "absolute_path"):
-                raise
-            name = f" (id '{entry['id']}')" if isinstance(entry.get("id"), str) else ""
-            field = [str(p) for p in cause.absolute_path][2:]
-            at = f", field '{'.'.join(field)}'" if field else ""
-            raise SessionsError(f"{where}, entry {index}{name}{at}: {cause.message}") from None
+        name = f" (id '{entry['id']}')" if isinstance(entry.get("id"), str) else ""
+        errors = sorted(validator.iter_errors(entry), key=lambda e: [str(p) for p in e.path])
+        for error in errors:
+            field = ".".join(str(p) for p in error.absolute_path)
+            at = f", field '{field}'" if field else ""
+            lines += [f"{where}, entry {index}{name}{at}: {text}" for text in
+                      config_problem_texts(error)]  # fmt: skip
+    if lines:
+        raise SessionsError("\n".join(lines))
 
 
-SESSIONS = read_session_list(config["sessions"])
+try:
+    SESSIONS = read_session_list(config["sessions"])
+except SessionsError as exc:  # at module level: no traceback lines on screen
+    raise WorkflowError(str(exc)) from None
 SESSION_IDS = list(SESSIONS)
 DRIFT_QC = config["drift_qc"]["enabled"]
 
@@ -376,3 +416,46 @@ def report_also_when_nothing_to_do(workflow):
         return result
 
     workflow.execute = execute_then_report
+
+
+# ---------------------------------------------------------------- console output
+# Snakemake prints a block per job (its inputs, outputs, resources): 500 lines for the demo.
+# On screen, the workflow shows a progress line ("12 of 29 steps (41%) done") per tenth of
+# the jobs instead, whatever their number; job errors (with their logs), warnings and the
+# end-of-run summary are unchanged, and so are dry runs, cluster runs (--executor slurm:
+# each job's block names its cluster job), --verbose runs and the full log in .snakemake/log/.
+
+
+def compact_console(workflow):
+    """Filter the per-job blocks out of snakemake's screen output (not its log file)."""
+    import logging
+
+    from snakemake_interface_logger_plugins.common import LogEvent
+
+    settings = workflow.output_settings
+    if workflow.exec_mode != ExecMode.DEFAULT or settings is None or settings.verbose:
+        return
+    hidden = {LogEvent.JOB_INFO, LogEvent.JOB_STARTED, LogEvent.JOB_FINISHED, LogEvent.SHELLCMD}
+
+    shown_tenths = set()
+
+    class CompactConsole(logging.Filter):
+        def filter(self, record):
+            # a dry run shows the plan, every job; cluster runs name each job's cluster id
+            if workflow.dryrun or not workflow.local_exec:
+                return True
+            event = getattr(record, "event", None)
+            if event in hidden:
+                return False
+            if event == LogEvent.PROGRESS:  # at most one line per tenth of the jobs
+                done, total = getattr(record, "done", 0), getattr(record, "total", 0) or 1
+                tenth = 10 * done // total
+                if tenth in shown_tenths:
+                    return False
+                shown_tenths.add(tenth)
+                return True
+            return record.msg != "Select jobs to execute..."
+
+    for handler in logger.handlers:
+        if handler.name == "DefaultStreamHandler":
+            handler.addFilter(CompactConsole())
