@@ -104,6 +104,78 @@ def depth_histogram(
     return DepthHistogram(edges, values[1:-1], amplitudes is not None)
 
 
+# a density image is readable when its typical occupied bin holds a few spikes: with one
+# spike per bin (one bin per pixel on a small session) it is a hairline sketch
+MIN_MEDIAN_SPIKES_PER_BIN = 6.0
+TIME_BINS_FLOOR = 60  # time bins are coarsened to this before depth bins are
+_SAMPLE = 1_000_000  # spikes looked at when choosing the grid
+
+
+def density_bins(
+    times: np.ndarray,
+    depths: np.ndarray,
+    time_range: tuple[float, float],
+    depth_range: tuple[float, float],
+    *,
+    max_time_bins: int,
+    max_depth_bins: int,
+    min_median: float = MIN_MEDIAN_SPIKES_PER_BIN,
+    min_time_bins: int = 20,
+    min_depth_bins: int = 10,
+) -> tuple[int, int]:
+    """Grid size of a density image that adapts to the number of spikes.
+
+    Starts from the finest grid (``max_time_bins`` × ``max_depth_bins``, e.g. one bin per
+    pixel) and coarsens it until the median occupied bin holds at least ``min_median``
+    spikes, or the grid reaches ``min_time_bins`` × ``min_depth_bins``: first the time axis
+    (drift is slow) down to :data:`TIME_BINS_FLOOR` bins, then both. Large sessions keep
+    the finest grid.
+
+    Parameters
+    ----------
+    times, depths
+        Spike times (s) and depths (µm).
+    time_range, depth_range
+        Extent of the grid.
+    max_time_bins, max_depth_bins
+        The finest grid (the pixel grid caps it).
+    min_median
+        Spikes the median occupied bin should hold.
+    min_time_bins, min_depth_bins
+        The coarsest grid.
+
+    Returns
+    -------
+    (n_time_bins, n_depth_bins)
+    """
+    n_time, n_depth = max(int(max_time_bins), 1), max(int(max_depth_bins), 1)
+    times, depths = np.asarray(times), np.asarray(depths)
+    ok = np.isfinite(times) & np.isfinite(depths)
+    times, depths = times[ok], depths[ok]
+    if not len(times) or time_range[1] <= time_range[0] or depth_range[1] <= depth_range[0]:
+        return n_time, n_depth
+    step = max(1, len(times) // _SAMPLE)  # a regular subsample; counts scaled back up
+    times, depths, weight = times[::step], depths[::step], len(times) / len(times[::step])
+    low_t, low_d = min(min_time_bins, n_time), min(min_depth_bins, n_depth)
+    time_floor = min(n_time, max(low_t, TIME_BINS_FLOOR))
+    while True:
+        counts, _, _ = np.histogram2d(
+            times, depths, bins=(n_time, n_depth), range=(time_range, depth_range)
+        )
+        occupied = counts[counts > 0]
+        median = float(np.median(occupied)) * weight if len(occupied) else 0.0
+        if median >= min_median or (n_time <= low_t and n_depth <= low_d):
+            return n_time, n_depth
+        # the median grows about with the bin area; drift is slow, so time bins coarsen
+        # first (down to ``time_floor``), then depth bins
+        factor = float(np.clip(min_median / max(median, 1.0), 1.2, 4.0))
+        if n_time > time_floor:
+            n_time = max(time_floor, int(n_time / factor))
+        else:
+            n_time = max(low_t, int(n_time / np.sqrt(factor)))
+            n_depth = max(low_d, int(n_depth / np.sqrt(factor)))
+
+
 @dataclass(frozen=True)
 class DensityImage:
     """Spikes binned on a time × depth grid.

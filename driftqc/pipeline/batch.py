@@ -18,6 +18,7 @@ import numpy as np
 from driftqc.pipeline.cache import load_kept_templates, load_selection, load_template_shanks
 from driftqc.pipeline.guard import SessionGuard
 from driftqc.pipeline.session import read_json, write_json
+from driftqc.qc.session import rounded, summary_table
 
 __all__ = ["amplitude_summary_step", "grid_step", "qc_summary_step", "session_shifts_step"]
 
@@ -72,7 +73,7 @@ def amplitude_summary_step(
     quantiles, shared_range = amplitude_summary(
         values, units, quantiles=percentiles, shared_quantiles=shared_percentiles
     )
-    quantiles.to_csv(table, sep="\t", index=False)
+    rounded(quantiles).to_csv(table, sep="\t", index=False)
     write_json(shared, shared_range)
     if shared_range["warning"]:
         print(f"WARNING: {shared_range['warning']}", file=sys.stderr)
@@ -122,7 +123,7 @@ def session_shifts_step(
     shift_table, shifts = batch_session_shifts(
         tables, reference=reference, max_shift_um=max_shift_um
     )
-    shift_table.to_csv(table, sep="\t", index=False)
+    rounded(shift_table).to_csv(table, sep="\t", index=False)
     failed = [sid for sid, counts in tables.items() if counts is None]
     plot_shift_kymographs(shifts, failed).savefig(figure, dpi=120)
 
@@ -147,7 +148,10 @@ def qc_summary_step(
     records
         Each session's QC record.
     table, drift_table
-        Outputs: ``qc.tsv`` (one row per session) and ``drift_qc.tsv`` (per shank).
+        Outputs: ``qc.tsv`` (one row per session, the columns of
+        :data:`driftqc.qc.session.SUMMARY_COLUMNS`, rounded; every other number stays in
+        each session's ``qc.json``) and ``drift_qc.tsv`` (every drift number, per shank,
+        rounded).
     drift_records
         Each session's drift QC record; None when drift QC is off.
     shifts
@@ -172,8 +176,9 @@ def qc_summary_step(
     levels = QCThresholds.from_mapping(thresholds or {})
     drift_rows = drift_qc_table(drift or dict.fromkeys(qc_records), shift_table, levels)
     rows = with_drift_columns(qc_table(qc_records, details), drift_rows)
-    rows.to_csv(table, sep="\t", index=False)
-    drift_rows.to_csv(drift_table, sep="\t", index=False)
+    # the reviewer's columns, rounded; the rest is in each session's qc.json / drift_qc.json
+    summary_table(rows).to_csv(table, sep="\t", index=False)
+    rounded(drift_rows).to_csv(drift_table, sep="\t", index=False)
     for row in rows.itertuples():
         if row.status != "ok":
             print(f"{row.session}: {row.error}", file=sys.stderr)

@@ -16,7 +16,6 @@ into one PDF.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,20 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from driftqc.metrics.between_sessions import SessionShifts
+from driftqc.options import STYLE
 from driftqc.plotting.drift_map import plot_drift_map
 from driftqc.plotting.drift_plots import plot_drift_map_with_trace, plot_kymograph
 from driftqc.plotting.figure import new_figure
 from driftqc.qc import ALL_SHANKS, SessionDriftQC
 from driftqc.selection import Selection
 from driftqc.text import printable
+from driftqc.views.shading import grey_rgba
 
 FAILED_COLOUR = "C3"
 
@@ -189,34 +192,50 @@ class SessionGrid:
         self._n_cells = len(cells)
         self._titles, self._options, self._shifts = titles, map_options, shifts
         self._note = note
-        self._width = int(14 * column_width)  # characters of 7-pt text per column
+        self._width = int(14 * column_width) - 2  # characters of 7-pt text per panel
+        self._unit: str | None = None
         self._low: list[float] = []
         self._high: list[float] = []
 
     def draw(self, sid: str, value: Mapping[object, Selection] | str) -> None:
-        """Draw one session's panels: its selection per shank key, or why it failed."""
+        """Draw one session's panels: its selection per shank key, or why it failed.
+
+        Each panel's title has at most two lines: the session's title (shank, shift from
+        the reference), then what is drawn (the selection's caption without the session id).
+        """
         for key, ax in self._cells[sid]:
-            title = printable(self._titles.get(sid, sid))
-            title += "" if key == ALL_SHANKS else f", shank {key}"
+            head = printable(self._titles.get(sid, sid))
+            head += "" if key == ALL_SHANKS else f", shank {key}"
             shift = (self._shifts or {}).get(sid, {}).get(str(key))
+            tail = ""
             if self._shifts is not None:
-                title += f"; shift {shift:+.1f} µm" if shift is not None else "; shift n/a"
+                tail = f"; shift {_signed(shift)} µm" if shift is not None else "; shift n/a"
+            # two lines: the session and its shift, then what is drawn; a narrow panel
+            # moves the shift to the second line rather than cut the session's title
+            first, second = head + tail, ""
+            if len(first) > self._width and tail:
+                first, second = head, tail.removeprefix("; ")
+            first = _fit(first, self._width)
             if isinstance(value, str):
                 ax.text(0.5, 0.5, printable(f"failed:\n{value}"), transform=ax.transAxes,
                         ha="center", wrap=True, fontsize=7, color=FAILED_COLOUR)  # fmt: skip
-                ax.set_title(textwrap.fill(title, self._width), fontsize=7, loc="left")
+                ax.set_title(f"{first}\n{second}" if second else first, fontsize=7, loc="left")
                 continue
             selection = value.get(key)
             if selection is None:
                 ax.set_axis_off()
-                text = textwrap.fill(f"{title}: no spikes", self._width)
-                ax.set_title(text, fontsize=7, loc="left")
+                more = f"{second} · no spikes" if second else "no spikes"
+                ax.set_title(f"{first}\n{more}", fontsize=7, loc="left")
                 continue
-            plot_drift_map(selection, **self._options, ax=ax, colorbar=False, title=title)  # type: ignore[arg-type]
-            text = textwrap.fill(f"{title}. {selection.caption}", self._width)
-            ax.set_title(text, fontsize=7, loc="left")
+            plot_drift_map(selection, **self._options, ax=ax, colorbar=False, title=None)  # type: ignore[arg-type]
+            caption = _without_name(printable(selection.caption), selection.kept.info.name, sid)
+            ax.set_title("", loc="center")
+            caption = f"{second} · {caption}" if second else caption
+            ax.set_title(f"{first}\n{_fit(caption, self._width)}", fontsize=7, loc="left")
             self._low.append(ax.get_ylim()[0])
             self._high.append(ax.get_ylim()[1])
+            if self._unit is None:
+                self._unit = selection.kept.info.amplitude_unit
 
     def finish(self) -> Figure:
         """Hide spare cells, share one depth range and title the figure; return it."""
@@ -232,7 +251,52 @@ class SessionGrid:
         )
         note = f"; {self._note}" if self._note else ""
         self.figure.suptitle(f"{len(self._cells)} sessions{note}{shift_note}", fontsize=9)
+        self._amplitude_key()
         return self.figure
+
+    def _amplitude_key(self) -> None:
+        """One grey-scale key for every panel (they share the amplitude bins)."""
+        shown = [ax for ax in self.axes[: self._n_cells] if ax.get_visible() and ax.axison]
+        if not shown or self._unit is None:
+            return
+        if self._options.get("render", "scatter") != "scatter":
+            return  # density images: each panel's grey is its own spike count
+        scaling = self._options.get("scaling", STYLE.amplitude_cmap_scaling)
+        n_bins = int(self._options.get("n_color_bins", STYLE.n_color_bins))  # type: ignore[call-overload]
+        if isinstance(scaling, list | tuple):
+            low, high = float(scaling[0]), float(scaling[1])
+            label = f"amplitude ({self._unit}), every panel"
+        else:
+            low, high = 0.0, 1.0
+            label = f"amplitude ({scaling}; each panel its own range)"
+        cmap = ListedColormap(grey_rgba(n_bins))
+        mappable = ScalarMappable(norm=Normalize(low, high if high > low else low + 1), cmap=cmap)
+        bar = self.figure.colorbar(mappable, ax=shown, fraction=0.03, pad=0.01, aspect=40)
+        bar.set_label(label, fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+        if not isinstance(scaling, list | tuple):
+            bar.set_ticks([0.0, 1.0], labels=["low", "high"])
+
+
+def _signed(value: float) -> str:
+    """``+0.0`` rather than ``-0.0`` for a shift that rounds to zero."""
+    return f"{round(float(value), 1) + 0.0:+.1f}"
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters (one line), with an ellipsis when cut."""
+    text = " ".join(text.split())
+    width = max(width, 8)
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _without_name(caption: str, *names: str) -> str:
+    """Drop a caption's leading ``"<session>: "`` (the panel title names the session)."""
+    for name in names:
+        prefix = f"{printable(name)}: "
+        if name and caption.startswith(prefix):
+            return caption[len(prefix) :]
+    return caption
 
 
 def save_image_pages(images: Sequence[Path | str], pdf: Path | str, dpi: float = 150) -> None:
@@ -305,9 +369,13 @@ def plot_session_drift_qc(
             events=events,
             others=others,
             figure=sub,
-            title=f"{trace.frame} frame{where}",
-            **options,
+            **{**options, "title": None},
         )
+        # the frame is said once per panel, in its heading
+        map_ax = sub.axes[0]
+        caption = map_ax.get_title(loc="left").replace(f"; depth frame: {trace.frame}", "")
+        caption = _without_name(caption, selection.kept.info.name)  # the heading names it
+        map_ax.set_title(caption, loc="left", fontsize=8, color="0.15")
         sub.suptitle(printable(f"{title}{where}: {trace.frame} frame"), fontsize=10)
     return fig
 

@@ -15,6 +15,7 @@ which session it shows, how many spikes of how many, and which filters were appl
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -27,11 +28,14 @@ from matplotlib.colors import (
     Normalize,
 )
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogFormatter
+from matplotlib.transforms import ScaledTranslation
 
 from driftqc.metrics.histograms import (
     DEPTH_BIN_UM,
     DensityImage,
     DepthHistogram,
+    density_bins,
     density_image,
     depth_histogram,
     value_range,
@@ -48,6 +52,8 @@ if TYPE_CHECKING:
 Render = Literal["scatter", "density"]
 DensityStatistic = Literal["count", "mean_amplitude", "max_amplitude"]
 _FIGSIZE = (10.0, 7.5)
+_CAPTION_PT = 8.0  # caption font size
+_CHAR_EM = 0.6  # mean character width of the caption font, in ems (generous)
 
 
 def plot_drift_map(
@@ -86,7 +92,9 @@ def plot_drift_map(
     weight_histogram_by_amplitude
         Sum amplitudes per depth bin instead of counting spikes.
     title
-        ``True`` for a default title, a string for that title, None/False for none.
+        ``True`` for a default title, a string for that title, None/False for none. On a
+        new figure it is the figure's title; with ``ax`` it is the title of ``ax``
+        (``ax.get_title()``), above the caption (the left title, in both cases).
     ax
         Axes to draw into; by default a new figure is made.
     figure
@@ -162,6 +170,9 @@ def plot_drift_map(
         )
     else:
         n_time, n_depth = _pixel_grid(fig, raster, depth_lim, depth_bin_um)
+        # bins no finer than the spikes fill: a small session is not a hairline sketch
+        n_time, n_depth = density_bins(kept.times, kept.depths, time_lim, depth_lim,
+                                       max_time_bins=n_time, max_depth_bins=n_depth)  # fmt: skip
         image = density_image(
             kept.times,
             kept.depths,
@@ -306,7 +317,10 @@ def _depth_limits(depths: np.ndarray) -> tuple[float, float]:
     if extent is None:
         return 0.0, 1.0
     low, high = extent
-    pad = max(0.02 * (high - low), 5.0)
+    # a small margin; depths measured from the probe tip (all >= 0) do not go below it
+    pad = min(max(0.01 * (high - low), 5.0), 20.0)
+    if low >= 0.0:
+        return max(low - pad, 0.0), high + pad
     return low - pad, high + pad
 
 
@@ -409,7 +423,14 @@ def _show_density(
             "mean_amplitude": f"Mean amplitude ({unit})",
             "max_amplitude": f"Max amplitude ({unit})",
         }[image.statistic]
-        fig.colorbar(mappable, ax=ax, label=label, fraction=0.04, pad=0.01)
+        bar = fig.colorbar(mappable, ax=ax, label=label, fraction=0.04, pad=0.01)
+        # plain numbers ("6", not "6×10⁰") on log and linear keys alike
+        plain = FuncFormatter(lambda value, _: f"{value:g}")
+        bar.ax.yaxis.set_major_formatter(plain)
+        if log:
+            bar.ax.yaxis.set_minor_formatter(
+                LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.4))
+            )
 
 
 def _amplitude_key(fig: Figure, ax: Axes, shading: AmplitudeShading, unit: str) -> None:
@@ -442,12 +463,25 @@ def _title_text(title: bool | str | None, name: str, default: str) -> str | None
 def _titles(
     fig: Figure, raster: Axes, user_ax: Axes | None, text: str | None, caption: str
 ) -> None:
+    """Place the title and the caption.
+
+    On a new figure: the title is the figure's title and the caption the axes' left title.
+    On the caller's axes (``ax=``): the caption is the axes' left title as well, and the
+    title the axes' own title (``ax.get_title()``, as driftplots), lifted above the caption.
+    """
     caption = printable(caption)
     text = printable(text) if text else text
+    raster.set_title(caption, loc="left", fontsize=_CAPTION_PT, color="0.25", wrap=True)
+    if not text:
+        return
     if user_ax is None:
-        if text:
-            fig.suptitle(text)
-        raster.set_title(caption, loc="left", fontsize=8, color="0.25", wrap=True)
-    else:
-        full = f"{text}\n{caption}" if text else caption
-        raster.set_title(full, loc="left", fontsize=8, color="0.15", wrap=True)
+        fig.suptitle(text)
+        return
+    # the caption wraps at the figure's right edge: lift the title by its (estimated) lines.
+    # Titles share one pad, so the lift is a translation of this title's transform alone.
+    left_pt = raster.get_position().x0 * fig.get_figwidth() * 72
+    width_pt = max(fig.get_figwidth() * 72 - left_pt, 1.0)
+    lines = max(1, math.ceil(len(caption) * _CHAR_EM * _CAPTION_PT / width_pt))
+    title = raster.set_title(text)
+    lift = ScaledTranslation(0.0, (lines * _CAPTION_PT * 1.25 + 2.0) / 72, fig.dpi_scale_trans)
+    title.set_transform(title.get_transform() + lift)

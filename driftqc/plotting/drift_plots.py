@@ -40,6 +40,7 @@ def plot_drift_trace(
     figure: Figure | None = None,
     title: str | None = None,
     show_summary: bool = True,
+    frame_label: bool = True,
 ) -> Figure:
     """Draw a drift trace (displacement vs time), invalid bins marked.
 
@@ -56,7 +57,9 @@ def plot_drift_trace(
     title
         Axes title (default: session name and frame).
     show_summary
-        Write peak-to-peak, 95th percentile |d| and largest step in the corner.
+        Write peak-to-peak, 95th percentile |d| and largest step above the axes.
+    frame_label
+        Name the depth frame in the y label (False when a map above names it).
 
     Returns
     -------
@@ -80,22 +83,25 @@ def plot_drift_trace(
             )
     ax.axhline(0.0, color="0.7", lw=0.8, zorder=0)
     ax.set_xlabel("time (s)")
-    ax.set_ylabel(f"displacement (µm)\n{trace.frame} frame")
-    ax.set_title(printable(title if title is not None else _trace_title(trace)), fontsize=9)
+    label = f"displacement (µm)\n{trace.frame} frame" if frame_label else "displacement (µm)"
+    ax.set_ylabel(label)
+    heading = printable(title if title is not None else _trace_title(trace))
     if show_summary:
         s = trace.summary()
-        ax.text(
-            0.01,
-            0.97,
-            f"p-p {s.peak_to_peak_um:.1f} µm · p95|d| {s.p95_abs_um:.1f} µm · "
-            f"max step {s.max_step_um:.1f} µm",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=8,
-            color="0.25",
+        numbers = (
+            f"peak-to-peak {s.peak_to_peak_um:.1f} µm · 95th pct |d| {s.p95_abs_um:.1f} µm · "
+            f"largest step {s.max_step_um:.1f} µm"
         )
+        # above the axes, never on the trace
+        heading = f"{heading}\n{numbers}" if heading else numbers
+    ax.set_title(heading, fontsize=8, loc="left", color="0.2")
     if len(traces) > 1 or (~trace.valid).any():
-        ax.legend(fontsize=7, loc="lower right")
+        # one row of entries in headroom above the traces, so the legend covers none of them
+        handles, names_ = ax.get_legend_handles_labels()
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + 0.35 * (high - low))
+        ax.legend(handles, names_, fontsize=7, loc="upper right", ncol=len(handles),
+                  frameon=False, handlelength=1.5, columnspacing=1.0)  # fmt: skip
     return fig
 
 
@@ -149,7 +155,7 @@ def plot_drift_map_with_trace(
         overlay_trace(map_ax, trace, depths)
     if events is not None:
         mark_drift_events(map_ax, events)
-    plot_drift_trace(trace, others=others, ax=trace_ax, title="")
+    plot_drift_trace(trace, others=others, ax=trace_ax, title="", frame_label=False)
     map_ax.set_xlabel("")
     return fig
 
@@ -280,7 +286,8 @@ def _trace_title(trace: DriftTrace) -> str:
 
 
 def _fmt_shift(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{value:+.1f}"
+    # "+0.0", never "-0.0", for a shift that rounds to zero
+    return "n/a" if not np.isfinite(value) else f"{round(float(value), 1) + 0.0:+.1f}"
 
 
 def _strongest_peaks(profile: np.ndarray, depth: np.ndarray, n: int) -> list[float]:

@@ -2,7 +2,7 @@
 
 Drift maps are only comparable by eye when one grey level means one amplitude everywhere.
 :func:`amplitude_summary` pools the sessions' amplitudes, giving every session the same weight
-whatever its length, and takes the pooled quantiles (1st and 99th by default) as a **shared
+whatever its length, and takes the pooled quantiles (1st and 95th by default) as a **shared
 range** ``(low, high)``. Sessions whose amplitudes are in different units (µV and a.u.)
 cannot share a scale: the summary then says so and each session keeps its own.
 """
@@ -17,7 +17,9 @@ import pandas as pd
 from driftqc.qc.amplitude_units import amplitude_unit_check
 from driftqc.qc.session import QUANTILES, finite_or_none, quantile_key
 
-SHARED_QUANTILES = (1.0, 99.0)
+# the top 5 % is clipped: amplitudes are skewed, and a range up to the 99th percentile
+# leaves most spikes in the palest grey levels
+SHARED_QUANTILES = (1.0, 95.0)
 SAMPLE_SIZE = 50_000
 
 

@@ -130,3 +130,85 @@ def finite_or_none(value: object) -> float | None:
         return None
     number = float(value)  # type: ignore[arg-type]
     return number if np.isfinite(number) else None
+
+
+# The columns of ``results/summary/qc.tsv``, in order: what a reviewer reads. Every other
+# QC number stays in the session's ``results/qc/<id>/qc.json`` and every drift number in
+# ``results/summary/drift_qc.tsv`` / ``results/drift_qc/<id>/drift_qc.json``.
+SUMMARY_COLUMNS = (
+    "session",
+    "subject",
+    "date",
+    "label",
+    "sorter",
+    "status",
+    "error",
+    "drift_qc",
+    "drift_qc_reasons",
+    "shank_qc",
+    "n_spikes",
+    "n_invalid",
+    "n_noise_removed",
+    "n_amplitude_removed",
+    "n_kept",
+    "duration_s",
+    "kept_depth_min_um",
+    "kept_depth_max_um",
+    "amplitude_unit",
+    "amp_q05",
+    "amp_q50",
+    "amp_q95",
+    "drift_frame",
+    "drift_peak_to_peak_um",
+    "drift_p95_abs_um",
+    "drift_max_step_um",
+    "raw_frame_peak_to_peak_um",
+    "between_session_shift_um",
+    "n_drift_events",
+)
+
+# fraction-like columns (0–1), written with 3 decimals
+FRACTION_COLUMNS = frozenset({"peak_correlation"})
+
+
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep the reviewer's columns (:data:`SUMMARY_COLUMNS`) of a QC table, rounded.
+
+    Columns missing from ``table`` (e.g. drift numbers when drift QC is off) are empty.
+    """
+    out = table.reindex(columns=list(SUMMARY_COLUMNS))
+    return rounded(out)
+
+
+def rounded(table: pd.DataFrame) -> pd.DataFrame:
+    """Round a table's floats to the precision they are measured with.
+
+    Depths and displacements (``*_um``) to 0.1 µm, times (``*_s``) to 0.01 s, amplitudes
+    (``amp_*``) to 3 significant digits, fractions (:data:`FRACTION_COLUMNS`) to 3
+    decimals. ``-0.0`` becomes ``0.0``. Integer and text columns are left as they are.
+    """
+    out = table.copy()
+    for column in out.columns:
+        values = out[column]
+        if values.dtype.kind != "f":
+            continue
+        name = str(column)
+        if name.endswith("_um"):
+            out[column] = values.round(1) + 0.0
+        elif name.endswith("_s"):
+            out[column] = values.round(2) + 0.0
+        elif name.startswith("amp_"):
+            out[column] = [significant(v, 3) for v in values]
+        elif name in FRACTION_COLUMNS:
+            out[column] = values.round(3) + 0.0
+    return out
+
+
+def significant(value: object, digits: int = 3) -> float | None:
+    """``value`` rounded to ``digits`` significant digits (None/NaN stay missing)."""
+    number = finite_or_none(value)
+    if number is None:
+        return np.nan
+    if number == 0:
+        return 0.0
+    return float(f"{number:.{digits}g}") + 0.0
