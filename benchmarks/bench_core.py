@@ -9,7 +9,7 @@ Cases:
 
 * ``load``: ``DriftPlotter(SORTER_DIR)`` only.
 * ``scatter``: load + ``drift_map_plot_matplotlib(add_histogram_plot=True)`` + ``savefig``
-  (the headline figure; default decimation, i.e. ~100 000 points).
+  (the headline figure; default decimation, i.e. 100 000-200 000 points).
 * ``density``: load + ``render="density", decimate=False`` + histogram + ``savefig``.
 * ``histogram``: load + the depth histogram of all spikes on its own + ``savefig``.
 * ``stream``: the whole-session density map + histogram read in chunks
