@@ -67,7 +67,7 @@ import numpy as np
 from driftqc.errors import SortingFormatError
 from driftqc.geometry import channel_shanks
 from driftqc.io.labels import read_label_file
-from driftqc.io.npy import NpyFile, check_kind, load_npy, map_rows, open_vector
+from driftqc.io.npy import NpyFile, as_ids, check_kind, load_npy, map_rows, open_vector
 from driftqc.io.params import read_params
 from driftqc.model import KNOWN_LABELS, SessionInfo, Sorting, SpikeTable
 from driftqc.text import printable
@@ -497,18 +497,7 @@ def _times(values: np.ndarray, path: Path) -> np.ndarray:
 
 def _ids(path: Path, n: int) -> np.ndarray:
     _vector(path, n, "integer ids")
-    values = load_npy(path, kinds="iuf", what="integer ids").reshape(-1)
-    if not len(values):
-        return values.astype(np.int32)
-    if values.dtype.kind == "f" and not (
-        np.isfinite(values).all() and np.all(values == np.round(values))
-    ):
-        raise SortingFormatError(f"{path} should hold integer ids, found {values.dtype}")
-    if values.min() < 0:
-        raise SortingFormatError(f"{path} holds negative ids (smallest {int(values.min())})")
-    if values.max() > np.iinfo(np.int32).max:
-        raise SortingFormatError(f"{path} holds ids too large to be cluster or template ids")
-    return values.astype(np.int32)
+    return as_ids(load_npy(path, kinds="iuf", what="integer ids"), path)
 
 
 def _channel_positions(alf: AlfFolder) -> np.ndarray:

@@ -34,6 +34,7 @@ from driftqc.geometry import peak_to_trough, template_depths
 from driftqc.io.labels import read_label_sources
 from driftqc.io.npy import (
     NpyFile,
+    as_ids,
     check_kind,
     load_npy,
     map_rows,
@@ -361,7 +362,7 @@ class KilosortFolder:
         return self._amplitudes(start, stop, templates), clusters
 
     def _read_templates(self, start: int, stop: int) -> np.ndarray:
-        templates = _as_ids(read_rows(self._templates, start, stop), self._templates.path)
+        templates = as_ids(read_rows(self._templates, start, stop), self._templates.path)
         if len(templates) and templates.max() >= len(self.templates):
             raise SortingFormatError(
                 f"{self._templates.path} uses template {int(templates.max())} but "
@@ -387,7 +388,7 @@ class KilosortFolder:
     def _read_clusters(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
         if self._clusters is None:
             return templates
-        return _as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
+        return as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
 
     def _amplitudes(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
         """Each spike's template amplitude times its scaling from ``amplitudes.npy``."""
@@ -559,23 +560,6 @@ def _unsorted(path: Path, index: int) -> str:
         "Kilosort and Phy save spikes sorted by time, so the file is damaged or not a "
         "spike_times file"
     )
-
-
-def _as_ids(values: np.ndarray, path: Path) -> np.ndarray:
-    values = values.reshape(-1)
-    if len(values) == 0:
-        return values.astype(np.int32)
-    if values.dtype.kind == "f" and not (
-        np.isfinite(values).all() and np.all(values == np.round(values))
-    ):
-        raise SortingFormatError(f"{path} should hold integer ids, found {values.dtype}")
-    if values.min() < 0:
-        raise SortingFormatError(f"{path} holds negative ids (smallest {int(values.min())})")
-    if values.max() > np.iinfo(np.int32).max:
-        raise SortingFormatError(f"{path} holds ids too large to be template or cluster ids")
-    if values.dtype == np.uint32:
-        return values.view(np.int32)  # every value fits, so the bits are the same
-    return values.astype(np.int32, copy=False)
 
 
 def _read_whitening_inverse(

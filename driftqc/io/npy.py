@@ -220,3 +220,27 @@ def _map(fd: int, begin: int, end: int) -> mmap.mmap:
         prot=mmap.PROT_READ,
         offset=begin,
     )
+
+
+def as_ids(values: np.ndarray, path: Path) -> np.ndarray:
+    """Return per-spike template or cluster ids as int32, checked.
+
+    Raises
+    ------
+    SortingFormatError
+        Naming ``path``, for fractional, negative or too large ids.
+    """
+    values = values.reshape(-1)
+    if len(values) == 0:
+        return values.astype(np.int32)
+    if values.dtype.kind == "f" and not (
+        np.isfinite(values).all() and np.all(values == np.round(values))
+    ):
+        raise SortingFormatError(f"{path} should hold integer ids, found {values.dtype}")
+    if values.min() < 0:
+        raise SortingFormatError(f"{path} holds negative ids (smallest {int(values.min())})")
+    if values.max() > np.iinfo(np.int32).max:
+        raise SortingFormatError(f"{path} holds ids too large to be template or cluster ids")
+    if values.dtype == np.uint32:
+        return values.view(np.int32)  # every value fits, so the bits are the same
+    return values.astype(np.int32, copy=False)

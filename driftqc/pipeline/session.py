@@ -17,6 +17,7 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from driftqc.pipeline.cache import (
     load_template_shanks,
 )
 from driftqc.pipeline.guard import SessionGuard
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["drift_qc_step", "filter_step", "load_step", "qc_step", "render_step"]
 
@@ -310,7 +314,7 @@ def drift_qc_step(
             map_options=map_options,
         )
         for path, table in ((trace, trace_table(result)), (events, result.events),
-                            (units, result.unit_drift)):  # fmt: skip
+                            (units, _with_units(result.unit_drift))):  # fmt: skip
             table.to_csv(path, sep="\t", index=False)
         drawn.savefig(figure, dpi=dpi)
         result_record = dict(result.record)
@@ -327,6 +331,14 @@ def drift_qc_step(
     summary = result_record.get("error") or result_record.get("flags")
     print(f"{session}: {result_record.get('status')} {summary}", file=sys.stderr)
     return guard.reason
+
+
+# per-unit drift columns in µm, named with their unit in the TSV a reviewer opens
+_UNIT_DRIFT_COLUMNS = {name: f"{name}_um" for name in ("drift_ptp", "drift_std", "drift_mad")}
+
+
+def _with_units(unit_drift: pd.DataFrame) -> pd.DataFrame:
+    return unit_drift.rename(columns=_UNIT_DRIFT_COLUMNS)
 
 
 def write_json(path: PathLike, content: Mapping[str, object]) -> None:

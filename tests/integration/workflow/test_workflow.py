@@ -122,7 +122,8 @@ def test_drift_qc_outputs_and_verdicts(finished_run):
         trace = pd.read_csv(work / f"results/drift_qc/{sid}/trace.tsv", sep="\t")
         assert {"time_s", "displacement_um", "frame", "shank"} <= set(trace.columns)
         assert (work / f"results/drift_qc/{sid}/events.tsv").is_file()
-        assert (work / f"results/drift_qc/{sid}/unit_drift.tsv").is_file()
+        units = pd.read_csv(work / f"results/drift_qc/{sid}/unit_drift.tsv", sep="\t")
+        assert {"drift_ptp_um", "drift_std_um", "drift_mad_um"} <= set(units.columns)
     # Kilosort 4 demo: the sorter's own estimate and a raw-frame trace are reported
     ks4 = json.loads((work / "results/drift_qc/demo-b/drift_qc.json").read_text())
     assert ks4["sorter_motion"]["source"].startswith("sorter estimate")
