@@ -218,6 +218,11 @@ class Sorting:
     label_sources: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     motion: SorterMotion | None = None
 
+    def __post_init__(self) -> None:
+        # templates and geometry are shared by every view of the session: read-only
+        self.templates.flags.writeable = False
+        self.channel_positions.flags.writeable = False
+
     @property
     def info(self) -> SessionInfo:
         """Provenance of the session."""

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from driftqc.errors import OptionError
 
@@ -217,11 +216,6 @@ class SelectionOptions:
             return max(1, math.ceil(n_spikes / DECIMATE_TARGET))
         return max(1, n_spikes // DECIMATE_TARGET)
 
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> SelectionOptions:
-        """Build from keyword arguments, keeping only the names this class has."""
-        return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
-
 
 @dataclass(frozen=True)
 class MapStyle:
@@ -255,9 +249,28 @@ class MapStyle:
         object.__setattr__(self, "point_size", check_positive(self.point_size, "point_size"))
 
     @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> MapStyle:
-        """Build from keyword arguments, keeping only the names this class has."""
-        return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
+    def given(
+        cls,
+        style: MapStyle | None,
+        amplitude_cmap_scaling: Scaling,
+        n_color_bins: int,
+        point_size: float,
+    ) -> MapStyle:
+        """Return ``style``, or one built from the separate keywords when it is None.
+
+        A function that takes both a ``style=`` object and the three style keywords calls
+        this; giving ``style`` together with a keyword changed from its default is a
+        ``TypeError`` (two answers to one question).
+        """
+        if style is None:
+            return cls(amplitude_cmap_scaling, n_color_bins, point_size)
+        if (
+            amplitude_cmap_scaling is not STYLE.amplitude_cmap_scaling
+            or n_color_bins is not STYLE.n_color_bins
+            or point_size is not STYLE.point_size
+        ):
+            raise TypeError("give either style= or the style keywords, not both")
+        return style
 
 
 @dataclass(frozen=True)
@@ -284,15 +297,6 @@ class RenderOptions:
     def __post_init__(self) -> None:
         check_choice(self.render, RENDERS, "render")
         check_choice(self.density_statistic, DENSITY_STATISTICS, "density_statistic")
-
-    @classmethod
-    def from_kwargs(cls, **kwargs: Any) -> RenderOptions:
-        """Build from keyword arguments, keeping only the names this class has."""
-        return cls(**{k: v for k, v in kwargs.items() if k in _names(cls)})
-
-
-def _names(cls: type) -> set[str]:
-    return {f.name for f in fields(cls)}
 
 
 #: the defaults, for signatures: ``def f(decimate: Decimate = SELECTION.decimate)``

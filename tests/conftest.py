@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from driftqc.synthetic import SyntheticSession, write_kilosort_folder
+from tests.helpers.cli import copy_to_bad_name, write_small_ks
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -94,3 +95,15 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     """
     if not _has_a_qt_binding():
         pluginmanager.set_blocked("pytest-qt")
+
+
+@pytest.fixture(scope="module")
+def small_ks(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small real Kilosort 4 layout folder (2 000 spikes), shared read-only."""
+    return write_small_ks(tmp_path_factory.mktemp("cli") / "sub-01" / "kilosort4")
+
+
+@pytest.fixture
+def bad_name_ks(small_ks: Path, tmp_path: Path) -> Path:
+    """A copy of ``small_ks`` at ``<tmp>/root/ses-\\xff/kilosort4`` (name not valid UTF-8)."""
+    return copy_to_bad_name(small_ks, tmp_path)

@@ -110,14 +110,7 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
     ) -> None:
         # validate before the QWidget exists: a Qt object whose __init__ raised is left
         # half-built and can crash the interpreter when it is collected at exit
-        if style is None:
-            style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)
-        elif (
-            amplitude_cmap_scaling is not STYLE.amplitude_cmap_scaling
-            or n_color_bins is not STYLE.n_color_bins
-            or point_size is not STYLE.point_size
-        ):
-            raise TypeError("give either style= or the style keywords, not both")
+        style = MapStyle.given(style, amplitude_cmap_scaling, n_color_bins, point_size)
         self._app = ensure_app()
         super().__init__(parent)
         self.map_style = style

@@ -402,8 +402,6 @@ def read_alf(
         info=info,
         cluster_labels=next(iter(label_sources.values()), {}),
     )
-    templates.flags.writeable = False
-    positions.flags.writeable = False
     return Sorting(
         spikes=spikes,
         templates=templates,

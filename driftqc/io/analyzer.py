@@ -340,8 +340,6 @@ def _build_sorting(content: AnalyzerContent, name: str, folder: Path | None) -> 
         info=info,
         cluster_labels=next(iter(sources.values()), {}),
     )
-    templates.flags.writeable = False
-    positions.flags.writeable = False
     return Sorting(
         spikes=spikes,
         templates=templates,

@@ -405,8 +405,6 @@ class KilosortFolder:
 
     def sorting(self, spikes: SpikeTable) -> Sorting:
         """Bundle a spike table with this folder's templates, geometry, labels and motion."""
-        self.templates.flags.writeable = False
-        self.positions.flags.writeable = False
         return Sorting(
             spikes=spikes,
             templates=self.templates,

@@ -136,14 +136,7 @@ def plot_drift_map(
     >>> sel = select_spikes(read_kilosort("ks_output"), exclude_noise=True)  # doctest: +SKIP
     >>> plot_drift_map(sel, histogram=True).savefig("drift_map.png")  # doctest: +SKIP
     """
-    if style is None:
-        style = MapStyle(scaling, n_color_bins, point_size)
-    elif (
-        scaling is not STYLE.amplitude_cmap_scaling
-        or n_color_bins is not STYLE.n_color_bins
-        or point_size is not STYLE.point_size
-    ):
-        raise TypeError("give either style= or scaling/n_color_bins/point_size, not both")
+    style = MapStyle.given(style, scaling, n_color_bins, point_size)
     RenderOptions(render, density_statistic)
     if ax is not None and not isinstance(ax, Axes):
         raise TypeError("ax must be a matplotlib Axes or None")

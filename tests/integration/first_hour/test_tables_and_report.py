@@ -8,22 +8,18 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from tests.helpers.workflow import snakemake, write_config
+
 pytestmark = pytest.mark.workflow
 ROOT = Path(__file__).resolve().parents[3]
-SNAKEFILE = ROOT / "Snakefile"
 REPORT_CAPTIONS = ROOT / "workflow" / "report"
 
-TINY_DEMO = {"n_spikes": 20_000, "n_channels": 64, "duration_s": 120}
-TINY_RENDER = {"dpi": 40, "formats": ["png", "pdf"]}
-TINY_GRID = {"dpi": 40, "column_width": 2.0, "height": 3.0}
 
 QC_COLUMNS = [
     "session", "subject", "date", "label", "sorter", "status", "error", "drift_qc",
@@ -33,29 +29,6 @@ QC_COLUMNS = [
     "drift_peak_to_peak_um", "drift_p95_abs_um", "drift_max_step_um",
     "raw_frame_peak_to_peak_um", "between_session_shift_um", "n_drift_events",
 ]  # fmt: skip
-
-
-def snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the real snakemake on the repository's workflow in ``workdir``."""
-    command = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
-               "--directory", str(workdir), "--cores", "2", *args]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"snakemake {' '.join(args)} exited {result.returncode}\n"
-            f"--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-8000:]}"
-        )
-    return result
-
-
-def write_config(workdir: Path, sessions: object, **options: object) -> Path:
-    """Write ``workdir/config/config.yaml`` with tiny demo sizes and fast rendering."""
-    config = {"sessions": sessions, "demo": TINY_DEMO, "render": TINY_RENDER,
-              "grid": TINY_GRID, "filters": {"exclude_noise": True}, **options}  # fmt: skip
-    path = workdir / "config" / "config.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -18,25 +17,10 @@ from tests.helpers.cli import (
     cli,
     cli_many,
     command,
-    copy_to_bad_name,
     env_with,
     listing,
     one_line_error,
-    write_small_ks,
 )
-
-
-@pytest.fixture(scope="module")
-def small_ks(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small real Kilosort 4 layout folder (2 000 spikes), shared read-only."""
-    return write_small_ks(tmp_path_factory.mktemp("cli") / "sub-01" / "kilosort4")
-
-
-@pytest.fixture
-def bad_name_ks(small_ks: Path, tmp_path: Path) -> Path:
-    """A copy of ``small_ks`` at ``<tmp>/root/ses-\\xff/kilosort4`` (name not valid UTF-8)."""
-    return copy_to_bad_name(small_ks, tmp_path)
-
 
 # -- driftqc view ----------------------------------------------------------------------------
 
