@@ -4,8 +4,8 @@ driftqc is built in layers; each may import only from its own layer and the ones
 before it, so that I/O, computation and rendering can each be used and tested alone:
 
 1. **model**: the frozen data, error types, option objects and small text helpers;
-2. **geometry**: probe geometry computed from arrays (peak channels, shanks, template depths),
-   which readers use as well;
+2. **geometry**: probe geometry computed from arrays (peak channels, shanks, template depths)
+   and depth frames (raw / registered), which readers use as well;
 3. **io**: readers (one per input kind) and what they know about file formats;
 4. **selection**: the one filter chain, for whole tables and for chunks;
 5. **metrics**, then **qc**: analysis returning plain results, and the verdicts on them;
@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parent
 #: layer name → module prefixes (dotted, relative to ``driftqc``), in import order
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("errors", "model", "options", "progress", "text")),
-    ("geometry", ("geometry",)),
+    ("geometry", ("geometry", "frames")),
     ("io", ("io",)),
     ("selection", ("selection",)),
     ("metrics", ("metrics",)),

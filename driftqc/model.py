@@ -48,6 +48,9 @@ class SessionInfo:
         correction) or ``"unknown"``.
     notes
         Caveats worth showing a user (approximate whitening matrix, substituted depths, ...).
+    frame_source
+        How the depths came to be in ``depth_frame`` when not as saved: reconstructed from
+        the sorter's motion estimate, or declared by the user; empty when as saved.
     """
 
     name: str
@@ -59,6 +62,14 @@ class SessionInfo:
     depth_estimator: str
     depth_frame: str
     notes: tuple[str, ...] = ()
+    frame_source: str = ""
+
+    @property
+    def frame_caption(self) -> str:
+        """The depth frame for captions, e.g. ``"raw (reconstructed from Kilosort 4 dshift)"``."""
+        if self.frame_source:
+            return f"{self.depth_frame} ({self.frame_source})"
+        return self.depth_frame
 
     def to_dict(self) -> dict[str, object]:
         """Return the provenance as plain JSON-serialisable values."""
@@ -72,6 +83,7 @@ class SessionInfo:
             "depth_estimator": self.depth_estimator,
             "depth_frame": self.depth_frame,
             "notes": list(self.notes),
+            "frame_source": self.frame_source,
         }
 
     @classmethod
@@ -88,6 +100,7 @@ class SessionInfo:
             depth_estimator=str(values["depth_estimator"]),
             depth_frame=str(values["depth_frame"]),
             notes=tuple(str(n) for n in values.get("notes", ())),  # type: ignore[union-attr]
+            frame_source=str(values.get("frame_source", "")),
         )
 
 

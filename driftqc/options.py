@@ -27,6 +27,8 @@ AMPLITUDE_MODES = ("percentile", "absolute")
 SCALINGS = ("linear", "log2", "log10")
 RENDERS = ("scatter", "density")
 DENSITY_STATISTICS = ("count", "mean_amplitude", "max_amplitude")
+#: what ``frame=`` may ask for (see :mod:`driftqc.frames`)
+FRAMES = ("saved", "raw", "registered")
 
 Decimate = int | bool | str | None
 Scaling = str | tuple[float, float]
@@ -153,6 +155,9 @@ class SelectionOptions:
         in the preferred label file (unlabelled clusters are dropped); a string names the
         label source, as for ``exclude_noise``. With ``exclude_noise`` as well, both apply,
         noise first (each may name its own source).
+    frame
+        Depth frame to draw: ``"saved"`` (default: as the folder holds them), ``"raw"``
+        or ``"registered"`` (see :mod:`driftqc.frames`).
     estimate_rule
         How ``decimate="estimate"`` rounds the factor for n spikes: ``"floor"`` (default,
         as driftplots) keeps every ``n // 100_000``-th spike: fewer than 200 000 spikes are
@@ -178,9 +183,11 @@ class SelectionOptions:
     filter_amplitude_values: tuple[float, ...] = ()
     good_units_only: bool | str = False
     estimate_rule: str = "floor"
+    frame: str = "saved"
 
     def __post_init__(self) -> None:
         check_decimate(self.decimate)
+        check_choice(self.frame, FRAMES, "frame")
         for name in ("exclude_noise", "good_units_only"):
             value = getattr(self, name)
             if not isinstance(value, bool | str):

@@ -51,8 +51,11 @@ from driftqc.text import printable
 
 _REGISTERED = ("kilosort2_5", "kilosort3", "kilosort4")
 _RAW = ("kilosort", "kilosort1", "kilosort2")
+#: a folder in the phy / Kilosort 1–3 layout that does not say which sorter wrote it (no
+#: ``kilosort*.log``: a SpikeInterface ``export_to_phy`` folder, a hand-made phy folder)
+PHY = "phy"
 #: the versions a ``kilosort*.log`` name or a ``version=`` option may give
-KILOSORT_VERSIONS = (*_RAW, *_REGISTERED)
+KILOSORT_VERSIONS = (*_RAW, *_REGISTERED, PHY)
 #: longest plausible recording (s); a later spike means a wrong sample rate or file
 MAX_DURATION_S = 7 * 86_400.0
 # spikes converted and checked at a time (512 kB of times: stays in the CPU cache)
@@ -65,21 +68,23 @@ def detect_version(folder: Path) -> str:
     """Return the Kilosort version named by the folder's single ``kilosort*.log``.
 
     The version is the log's file name up to its first ``.``: ``kilosort4.log`` gives
-    ``"kilosort4"``, ``kilosort2_5.log`` gives ``"kilosort2_5"``.
+    ``"kilosort4"``, ``kilosort2_5.log`` gives ``"kilosort2_5"``. A folder without a log is
+    read as ``"phy"``: the Kilosort 1–3 layout, depth frame unknown.
 
     Raises
     ------
     SortingFormatError
-        If the folder does not exist, or holds no or several ``kilosort*.log`` files.
+        If the folder does not exist, or holds several ``kilosort*.log`` files.
     """
     folder = Path(folder)
     _check_folder(folder)
     logs = sorted(p.name for p in folder.glob("kilosort*.log"))
-    if len(logs) != 1:
-        found = ", ".join(logs) if logs else "none"
+    if not logs:
+        return PHY
+    if len(logs) > 1:
         raise SortingFormatError(
-            f"{folder} must hold exactly one kilosort*.log file to tell the Kilosort version "
-            f"(found: {found}); pass version='kilosort4' (or 'kilosort2_5', ...) to choose"
+            f"{folder} holds several kilosort*.log files ({', '.join(logs)}), so the Kilosort "
+            "version is ambiguous; pass version='kilosort4' (or 'kilosort2_5', ...) to choose"
         )
     return check_version(logs[0].split(".", 1)[0], f"the log file name {folder / logs[0]}")
 
@@ -248,6 +253,11 @@ class KilosortFolder:
             else:
                 notes.append(f"params.py gain = {gain!r} is not a positive number; ignored")
 
+        if self.version == PHY:
+            notes.append(
+                "no kilosort*.log: read as a phy folder (Kilosort 1-3 layout); the depth frame "
+                "is unknown (say frame='raw' or 'registered', or give version=)"
+            )
         self.label_sources = read_label_sources(folder)
         self.motion = _read_motion(folder, self.sample_rate, notes) if ks4 else None
         self.notes = notes

@@ -373,10 +373,11 @@ def plot_session_drift_qc(
         )
         # the frame is said once per panel, in its heading
         map_ax = sub.axes[0]
-        caption = map_ax.get_title(loc="left").replace(f"; depth frame: {trace.frame}", "")
+        frame = selection.kept.info.frame_caption
+        caption = map_ax.get_title(loc="left").replace(f"; depth frame: {frame}", "")
         caption = _without_name(caption, selection.kept.info.name)  # the heading names it
         map_ax.set_title(caption, loc="left", fontsize=8, color="0.15")
-        sub.suptitle(printable(f"{title}{where}: {trace.frame} frame"), fontsize=10)
+        sub.suptitle(printable(f"{title}{where}: {frame} frame"), fontsize=10)
     return fig
 
 

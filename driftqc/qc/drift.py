@@ -26,7 +26,7 @@ from driftqc.metrics import (
 )
 from driftqc.metrics.events import EVENT_COLUMNS
 from driftqc.metrics.frames import (
-    RAW_FROM_KS4,
+    RECONSTRUCTED,
     sorter_drift_trace,
     sorter_motion_summary,
     to_raw_frame,
@@ -235,7 +235,7 @@ def session_drift_qc(
             for k in _leaf_tables(tables)
         },
         "sorter_motion": sorter_summary,
-        "raw_frame": RAW_FROM_KS4 if raw_selection is not None else None,
+        "raw_frame": f"raw ({RECONSTRUCTED})" if raw_selection is not None else None,
         "raw_frame_trace": {str(k): t.summary().to_dict() for k, t in raw_traces.items()} or None,
         "options": {**asdict(options)},
     }

@@ -75,7 +75,8 @@ class Selection:
     Attributes
     ----------
     kept
-        Spikes that passed the label and amplitude filters (not decimated).
+        Spikes that passed the label and amplitude filters (not decimated), in the frame
+        asked for.
     shown
         ``kept`` thinned by ``decimation`` (every n-th spike).
     n_total
@@ -114,7 +115,7 @@ class Selection:
         parts = [
             f"{info.name}: {len(self.shown):,} of {self.n_total:,} spikes shown",
             *self.filters,
-            f"depth frame: {info.depth_frame}",
+            f"depth frame: {info.frame_caption}",
         ]
         return "; ".join(parts)
 
@@ -231,8 +232,9 @@ def select_spikes(
     decimate: Decimate = SELECTION.decimate,
     options: SelectionOptions | None = None,
     good_units_only: bool | str = SELECTION.good_units_only,
+    frame: str = SELECTION.frame,
 ) -> Selection:
-    """Apply the label filter, the amplitude filter and decimation, in that order.
+    """Move the depths to ``frame``; apply the label filter, amplitude filter and decimation.
 
     The in-memory driver of :class:`driftqc.selection.chain.FilterChain`.
 
@@ -258,6 +260,10 @@ def select_spikes(
     good_units_only
         Keep only spikes of clusters labelled good (``True``), or name the label source, as
         for ``exclude_noise`` (both may be given: both apply).
+    frame
+        ``"saved"`` (depths as read), ``"raw"`` or ``"registered"`` (see
+        :mod:`driftqc.frames`; raw depths of a Kilosort 4 session need a ``Sorting``, which
+        holds the motion estimate).
 
     Returns
     -------
@@ -288,14 +294,17 @@ def select_spikes(
         filter_amplitude_mode=filter_amplitude_mode,
         filter_amplitude_values=filter_amplitude_values,
         good_units_only=good_units_only,
+        frame=frame,
     )
     if options is None:
         options = separate
     elif separate != SELECTION:
         raise TypeError("select_spikes: give either options or the separate filter keywords")
+    motion = None
     if isinstance(source, Sorting):
         spikes = source.spikes
         sources = source.label_sources
+        motion = source.motion
     else:
         spikes = source
         sources = {"labels": dict(spikes.cluster_labels)} if spikes.cluster_labels else {}
@@ -307,6 +316,7 @@ def select_spikes(
             spikes.amplitudes, spikes.clusters, drop_ids, keep_ids=keep_ids
         ),
         amplitude_unit=spikes.info.amplitude_unit,
+        motion=motion,
     )
     kept, counts = chain.apply(spikes)
     factor = options.decimation(len(kept))

@@ -29,11 +29,13 @@ A step is any object with a ``name`` (the key of its count) and ``keep(spikes)``
 a boolean mask over the table's rows, or None when it keeps every spike; add it in
 :meth:`FilterChain.build` and give it a caption in :func:`filter_captions`. Both drivers
 (:func:`driftqc.selection.select_spikes` and :class:`driftqc.selection.stream.ChunkedSelection`)
-then apply it with no further change. A **frame** step (raw or registered depths) is not a
-filter but a transform (table → the same spikes with depths in another frame); it belongs
-before the ``finite`` step, so that spikes without a registered depth are set aside and
-counted there, and it would be a ``frame`` callable applied first in :meth:`FilterChain.apply`.
-The amplitude bounds do not depend on depths, so they are the same in every frame.
+then apply it with no further change.
+
+The **frame** (``SelectionOptions.frame``: raw or registered depths, see
+:mod:`driftqc.frames`) is not a filter but a transform, the same spikes with depths in another
+frame; :meth:`FilterChain.apply` applies it first, before the ``finite`` step, so a chunk is
+moved with the session's motion estimate exactly as the whole table would be. The amplitude
+bounds do not depend on depths, so they are the same in every frame.
 
 The two drivers share everything here: the steps, the bounds and the captions. They differ
 only in where the spikes come from (one table, or a folder read chunk by chunk).
@@ -48,8 +50,9 @@ from typing import ClassVar, Protocol
 import numpy as np
 
 from driftqc.errors import SortingFormatError
+from driftqc.frames import spikes_in_frame
 from driftqc.io.labels import resolve_label_source
-from driftqc.model import NOISE_LABEL, SpikeTable
+from driftqc.model import NOISE_LABEL, SorterMotion, SpikeTable
 from driftqc.options import SelectionOptions
 
 Bounds = tuple[float, float]
@@ -200,6 +203,8 @@ class FilterChain:
         Unit of the amplitudes, for the captions.
     shank
         The shank kept by a shank step, or None.
+    motion
+        The session's saved motion estimate, for ``options.frame="raw"`` on registered depths.
     """
 
     options: SelectionOptions
@@ -207,6 +212,7 @@ class FilterChain:
     bounds: Bounds | None = None
     amplitude_unit: str = "a.u."
     shank: int | None = None
+    motion: SorterMotion | None = None
 
     @classmethod
     def build(
@@ -219,6 +225,7 @@ class FilterChain:
         amplitude_unit: str = "a.u.",
         template_shanks: np.ndarray | None = None,
         shank: int | None = None,
+        motion: SorterMotion | None = None,
     ) -> FilterChain:
         """Resolve the labels and the amplitude bounds of a session; return its chain.
 
@@ -239,6 +246,8 @@ class FilterChain:
             Unit of the amplitudes, for the captions.
         template_shanks, shank
             Keep only the spikes of ``shank``, given each template's shank.
+        motion
+            The session's saved motion estimate (Kilosort 4), for ``options.frame``.
 
         Raises
         ------
@@ -270,10 +279,10 @@ class FilterChain:
             if template_shanks is None:
                 raise ValueError("a shank step needs template_shanks")
             steps.append(ShankStep(np.asarray(template_shanks), int(shank)))
-        return cls(options, tuple(steps), bounds, amplitude_unit, shank)
+        return cls(options, tuple(steps), bounds, amplitude_unit, shank, motion)
 
     def apply(self, spikes: SpikeTable) -> tuple[SpikeTable, ChainCounts]:
-        """Run the steps on a table (whole session or chunk).
+        """Move a table (whole session or chunk) to the chain's frame, then run the steps.
 
         Each step's mask is taken over the whole table and the masks are combined, so the
         table is copied at most once; a step removes the spikes it rejects among those the
@@ -286,6 +295,7 @@ class FilterChain:
         counts : ChainCounts
             Spikes in, and removed by each step.
         """
+        spikes = spikes_in_frame(spikes, self.options.frame, self.motion)
         keep: np.ndarray | None = None
         n_left = len(spikes)
         removed = dict.fromkeys(STEP_NAMES, 0)  # steps not in this chain removed none

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from driftqc.frames import spikes_in_frame
 from driftqc.io.kilosort import KilosortFolder
 from driftqc.model import SessionInfo, SpikeTable
 from driftqc.options import SelectionOptions
@@ -88,13 +89,18 @@ class ChunkedSelection:
             amplitude_unit=self.session.info.amplitude_unit,
             template_shanks=template_shanks,
             shank=shank,
+            motion=self.session.motion,
         )
         self.counts = ChainCounts()
 
     @property
     def info(self) -> SessionInfo:
-        """Provenance of the session (with notes gathered while reading)."""
-        return self.session.info
+        """Provenance of the session (with notes gathered while reading), in the chain's frame."""
+        info = self.session.info
+        if self.chain.options.frame in ("saved", info.depth_frame):
+            return info
+        empty = self.session.read_spikes(0, 0)
+        return spikes_in_frame(empty, self.chain.options.frame, self.session.motion).info
 
     @property
     def bounds(self) -> Bounds | None:

@@ -47,6 +47,28 @@ Kilosort 4 needs its own environment (PyTorch CPU)::
 It took ~17 min on a busy shared 2-core machine (one torch thread; a
 64-channel / 90 s version was far slower and was abandoned). The result is deterministic up to
 floating-point differences in Kilosort / PyTorch (the simulation is seeded).
+
+Variants (used for ``tests/data/ks4_cases/``, see ``benchmarks/validation/``)
+------------------------------------------------------------------------------
+Without the options below the script does exactly what made ``ks4_drift``.
+
+``--drift SPEC``      ``tri:PERIOD:AMP`` (the default ``tri:40:24``: 0..AMP triangle),
+                      ``zigzag:PERIOD:AMP`` (+-AMP triangle starting at 0, rising),
+                      ``step:FRAC:UM`` (0 before FRAC*duration, UM from then on),
+                      ``none``.
+``--offset-um U``     constant shift added to every unit's y (the whole recording
+                      moved by U µm towards larger y; units may leave the probe).
+``--unit-seed N``     draw the unit population from its own RNG seeded N (the spike
+                      trains and noise still come from the main seed).
+``--n-units N``       number of units (default 12).
+``--sim-only``        write the recording and ground truth to the scratch folder, no sort.
+
+With any of the first four options, ``ground_truth.npz`` gains ``drift_spec``
+(str as uint8 codes), ``offset_um``, ``unit_seed`` (-1 = main RNG), ``unit_y0_um``
+(depth before the offset), ``total_displacement_um`` and
+``batch_total_displacement_um`` (drift + offset); ``unit_y_um`` then INCLUDES the
+offset, and ``displacement_um`` stays the time-varying part only, so a unit is at
+``unit_y_um + displacement_um(t)``.
 """
 
 from __future__ import annotations
@@ -111,6 +133,39 @@ def displacement_um(t_s):
     return DRIFT_AMPLITUDE_UM * tri
 
 
+def make_displacement(spec):
+    """Return ``f(t_s) -> µm`` for a drift spec (see the module docstring)."""
+    kind, *vals = spec.split(":")
+    vals = [float(v) for v in vals]
+    if kind == "tri" and vals == [DRIFT_PERIOD_S, DRIFT_AMPLITUDE_UM]:
+        return displacement_um  # the fixture's own function, unchanged
+    if kind == "tri":
+        period, amp = vals
+
+        def f(t_s):
+            phase = np.mod(np.asarray(t_s, dtype=np.float64) / period, 1.0)
+            return amp * (1.0 - np.abs(2.0 * phase - 1.0))
+    elif kind == "zigzag":
+        period, amp = vals
+
+        def f(t_s):
+            phase = np.mod(np.asarray(t_s, dtype=np.float64) / period + 0.25, 1.0)
+            return amp * (2.0 * (1.0 - np.abs(2.0 * phase - 1.0)) - 1.0)
+    elif kind == "step":
+        frac, amp = vals
+        t_step = frac * DURATION_S
+
+        def f(t_s):
+            t = np.asarray(t_s, dtype=np.float64)
+            return np.where(t >= t_step, amp, 0.0)
+    elif kind == "none":
+        def f(t_s):
+            return np.zeros_like(np.asarray(t_s, dtype=np.float64))
+    else:
+        raise ValueError(f"unknown drift spec {spec!r}")
+    return f
+
+
 def unit_waveform(rng, n_samp):
     """A biphasic extracellular spike (trough at the centre sample), peak |1|."""
     t = (np.arange(n_samp) - n_samp // 2) / FS * 1e3  # ms
@@ -127,8 +182,15 @@ def unit_waveform(rng, n_samp):
     return (w / np.abs(w).max()).astype(np.float64)
 
 
-def simulate(out_bin: Path, rng):
-    """Write the int16 recording, return the ground truth dict."""
+def simulate(out_bin: Path, rng, n_units=N_UNITS, disp_fn=displacement_um,
+             offset_um=0.0, unit_rng=None, extended=False):
+    """Write the int16 recording, return the ground truth dict.
+
+    The defaults reproduce the ``ks4_drift`` fixture exactly.
+    """
+    N_UNITS = n_units  # noqa: N806 (shadows the module default)
+    displacement_um = disp_fn  # noqa: F811
+    urng = rng if unit_rng is None else unit_rng
     probe = make_probe()
     xc = probe["xc"].astype(np.float64)
     yc = probe["yc"].astype(np.float64)
@@ -139,13 +201,13 @@ def simulate(out_bin: Path, rng):
 
     # units: depths spread over the probe, away from the ends so drift keeps
     # them on the probe
-    unit_y = np.sort(rng.uniform(40.0, yc.max() - 60.0, N_UNITS))
-    unit_x = rng.uniform(0.0, 70.0, N_UNITS)
-    unit_z = rng.uniform(10.0, 30.0, N_UNITS)  # distance from the probe plane
-    unit_amp = rng.uniform(70.0, 220.0, N_UNITS)  # trough at the nearest point, bits
-    unit_rate = rng.uniform(2.0, 15.0, N_UNITS)
-    unit_decay = rng.uniform(25.0, 40.0, N_UNITS)  # µm, exponential space constant
-    waves = np.stack([unit_waveform(rng, n_wav) for _ in range(N_UNITS)])
+    unit_y = np.sort(urng.uniform(40.0, yc.max() - 60.0, N_UNITS))
+    unit_x = urng.uniform(0.0, 70.0, N_UNITS)
+    unit_z = urng.uniform(10.0, 30.0, N_UNITS)  # distance from the probe plane
+    unit_amp = urng.uniform(70.0, 220.0, N_UNITS)  # trough at the nearest point, bits
+    unit_rate = urng.uniform(2.0, 15.0, N_UNITS)
+    unit_decay = urng.uniform(25.0, 40.0, N_UNITS)  # µm, exponential space constant
+    waves = np.stack([unit_waveform(urng, n_wav) for _ in range(N_UNITS)])
 
     # spike trains: Poisson with refractory period
     all_t, all_u = [], []
@@ -181,6 +243,8 @@ def simulate(out_bin: Path, rng):
                 s = spike_samples[i]
                 u = spike_units[i]
                 d = displacement_um(s / FS)
+                if offset_um:
+                    d = d + offset_um
                 dist = np.sqrt((xc - unit_x[u]) ** 2
                                + (yc - (unit_y[u] + d)) ** 2
                                + unit_z[u] ** 2)
@@ -225,6 +289,14 @@ def simulate(out_bin: Path, rng):
         spike_times_samples=spike_samples.astype(np.int64),
         spike_units=spike_units.astype(np.int16),
     )
+    if extended:
+        truth.update(
+            offset_um=np.float64(offset_um),
+            unit_y0_um=unit_y.astype(np.float32),
+            unit_y_um=(unit_y + offset_um).astype(np.float32),
+            total_displacement_um=(displacement_um(t_grid) + offset_um).astype(np.float32),
+            batch_total_displacement_um=(batch_disp + offset_um).astype(np.float32),
+        )
     return probe, truth
 
 
@@ -290,16 +362,40 @@ def main(argv=None):
                     help="reuse an existing scratch recording")
     ap.add_argument("--skip-sort", action="store_true",
                     help="reuse existing Kilosort output in scratch")
+    ap.add_argument("--drift", default=None,
+                    help="tri:PERIOD:AMP | zigzag:PERIOD:AMP | step:FRAC:UM | none "
+                         f"(default tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g})")
+    ap.add_argument("--offset-um", type=float, default=0.0,
+                    help="constant shift of all units towards larger y (µm)")
+    ap.add_argument("--unit-seed", type=int, default=None,
+                    help="separate seed for the unit population")
+    ap.add_argument("--n-units", type=int, default=N_UNITS)
+    ap.add_argument("--sim-only", action="store_true",
+                    help="simulate into --scratch and stop (no Kilosort)")
     args = ap.parse_args(argv)
+    extended = (args.drift is not None or args.offset_um != 0.0
+                or args.unit_seed is not None or args.n_units != N_UNITS)
+    sim_kw = {}
+    if extended:
+        sim_kw = dict(
+            n_units=args.n_units,
+            disp_fn=make_displacement(args.drift or
+                                      f"tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g}"),
+            offset_um=args.offset_um,
+            unit_rng=(None if args.unit_seed is None
+                      else np.random.default_rng(args.unit_seed)),
+            extended=True,
+        )
 
     # One thread: on a shared 2-core machine, OpenMP spin-waiting with 2
     # threads made Kilosort several times slower than a single thread.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    import torch
-    import kilosort
-    from kilosort import run_kilosort
+    if not args.sim_only:
+        import torch
+        import kilosort
+        from kilosort import run_kilosort
 
     scratch = args.scratch
     scratch.mkdir(parents=True, exist_ok=True)
@@ -312,11 +408,18 @@ def main(argv=None):
     probe = make_probe()
     if not args.skip_sim or not truth_path.exists():
         t0 = time.time()
-        probe, truth = simulate(bin_path, rng)
+        probe, truth = simulate(bin_path, rng, **sim_kw)
+        if extended:
+            spec = args.drift or f"tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g}"
+            truth["drift_spec"] = np.frombuffer(spec.encode(), dtype=np.uint8)
+            truth["unit_seed"] = np.int64(-1 if args.unit_seed is None else args.unit_seed)
+            truth["n_units"] = np.int64(args.n_units)
         np.savez_compressed(truth_path, **truth)
         print(f"simulated {DURATION_S} s, {truth['spike_units'].size} spikes "
               f"in {time.time() - t0:.1f} s", flush=True)
 
+    if args.sim_only:
+        return
     settings = {
         "n_chan_bin": probe["n_chan"],
         "fs": FS,

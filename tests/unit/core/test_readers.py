@@ -90,18 +90,25 @@ def test_gain_scales_amplitudes_to_microvolts(tmp_path):
     assert sorting.info.amplitude_unit == "µV"
 
 
-@pytest.mark.parametrize(
-    ("logs", "message"),
-    [([], "found: none"), (["kilosort2.log", "kilosort3.log"], "kilosort2.log, kilosort3.log")],
-)
-def test_version_needs_exactly_one_log(tmp_path, logs, message):
+def test_several_logs_make_the_version_ambiguous(tmp_path):
     folder = write_tiny_ks3(tmp_path / "ks", log=None)
-    for log in logs:
+    for log in ("kilosort2.log", "kilosort3.log"):
         (folder / log).write_text("")
-    with pytest.raises(SortingFormatError, match=message):
+    with pytest.raises(SortingFormatError, match="kilosort2.log, kilosort3.log"):
         read_kilosort(folder)
-    # an explicit version needs no log
+    # an explicit version settles it
     assert read_kilosort(folder, version="kilosort3").info.sorter == "kilosort3"
+
+
+def test_a_folder_without_a_log_is_a_phy_folder_in_an_unknown_frame(tmp_path):
+    folder = write_tiny_ks3(tmp_path / "ks", log=None)
+    sorting = read_kilosort(folder)
+    assert sorting.info.sorter == "phy"
+    assert sorting.info.depth_frame == "unknown"
+    assert any("frame" in note and "kilosort*.log" in note for note in sorting.info.notes)
+    # same spikes as the Kilosort 3 reading: only the provenance differs
+    ks3 = read_kilosort(folder, version="kilosort3")
+    np.testing.assert_array_equal(sorting.spikes.depths, ks3.spikes.depths)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from driftqc.errors import OptionError
 from driftqc.io import read_kilosort
 from driftqc.metrics import estimate_drift_trace
 from driftqc.metrics.frames import (
-    RAW_FROM_KS4,
+    RECONSTRUCTED,
     raw_frame,
     sorter_drift_trace,
     sorter_motion_summary,
@@ -32,10 +32,10 @@ def test_registered_residual_is_small_and_raw_frame_recovers_the_drift(make_sess
     assert residual.summary().peak_to_peak_um < 5.0
 
     raw = raw_frame(sorting)
-    assert raw.info.depth_frame == RAW_FROM_KS4
-    assert any("dshift" in note for note in raw.info.notes)
+    assert raw.info.depth_frame == "raw" and raw.info.frame_source == RECONSTRUCTED
+    assert "dshift" in raw.info.frame_caption
     trace = estimate_drift_trace(raw)
-    assert trace.frame == RAW_FROM_KS4
+    assert trace.frame == "raw"
     expected = truth_per_bin(truth, raw, trace.time_edges)
     assert rms_error(trace.displacement_um, expected, trace.valid) <= 5.0
     assert trace.summary().peak_to_peak_um == pytest.approx(np.ptp(expected), abs=5.0)
