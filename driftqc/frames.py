@@ -43,6 +43,7 @@ import numpy as np
 from driftqc.errors import OptionError, SortingFormatError
 from driftqc.model import SorterMotion, Sorting, SpikeTable
 from driftqc.options import FRAMES, check_choice
+
 #: what ``SessionInfo.depth_frame`` may say
 SAVED_FRAMES = ("raw", "registered", "unknown")
 RECONSTRUCTED = "reconstructed from Kilosort 4 dshift"
@@ -55,7 +56,7 @@ def check_frame(frame: object) -> str:
 
 
 def available_frames(saved: str, motion: SorterMotion | None) -> tuple[str, ...]:
-    """The frames a session can be drawn in, the saved one first.
+    """Return the frames a session can be drawn in, the saved one first.
 
     Parameters
     ----------

@@ -5,7 +5,8 @@
 * :mod:`driftqc.qc.amplitude_scale`: the amplitude range a batch can share, so that one grey
   level means one amplitude in every session's drift map.
 * :mod:`driftqc.qc.drift`: one session's drift QC (traces, events, per-unit drift, per shank).
-* :mod:`driftqc.qc.drift_table`: between-session shifts and the drift QC table of a batch.
+* :mod:`driftqc.qc.drift_table`: the drift QC table of a batch, with its verdicts.
+* :mod:`driftqc.qc.session_shifts`: between-session shifts of a batch.
 
 Everything here is a pure function of arrays, selections and dictionaries; reading and
 writing files is left to the caller.
@@ -31,13 +32,12 @@ from driftqc.qc.drift import (
 )
 from driftqc.qc.drift_table import (
     DRIFT_COLUMNS,
-    batch_session_shifts,
     drift_qc_rows,
     drift_qc_table,
-    shifts_by_session,
     with_drift_columns,
 )
 from driftqc.qc.session import QUANTILES, failed_qc, qc_table, quantile_key, session_qc
+from driftqc.qc.session_shifts import batch_session_shifts, shifts_by_session
 
 __all__ = [
     "ALL_SHANKS",

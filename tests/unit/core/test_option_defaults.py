@@ -24,7 +24,7 @@ from driftqc.metrics.flags import QCThresholds
 from driftqc.options import RENDER, SELECTION, STYLE, MapStyle, RenderOptions, SelectionOptions
 from driftqc.plotting import plot_drift_map
 from driftqc.qc.drift import DriftQCOptions
-from driftqc.qc.drift_table import batch_session_shifts
+from driftqc.qc.session_shifts import batch_session_shifts
 from driftqc.views.shading import amplitude_shading
 
 ROOT = Path(__file__).resolve().parents[3]
