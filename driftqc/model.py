@@ -51,6 +51,10 @@ class SessionInfo:
     frame_source
         How the depths came to be in ``depth_frame`` when not as saved: reconstructed from
         the sorter's motion estimate, or declared by the user; empty when as saved.
+    drift_measurable
+        False when the per-spike depths cannot show drift (e.g. each spike placed at its
+        unit's template depth because the folder's PC features are whitened per channel);
+        ``depth_estimator`` and ``notes`` say why and what to do instead.
     """
 
     name: str
@@ -63,6 +67,7 @@ class SessionInfo:
     depth_frame: str
     notes: tuple[str, ...] = ()
     frame_source: str = ""
+    drift_measurable: bool = True
 
     @property
     def frame_caption(self) -> str:
@@ -84,6 +89,7 @@ class SessionInfo:
             "depth_frame": self.depth_frame,
             "notes": list(self.notes),
             "frame_source": self.frame_source,
+            "drift_measurable": self.drift_measurable,
         }
 
     @classmethod
@@ -101,6 +107,7 @@ class SessionInfo:
             depth_frame=str(values["depth_frame"]),
             notes=tuple(str(n) for n in values.get("notes", ())),  # type: ignore[union-attr]
             frame_source=str(values.get("frame_source", "")),
+            drift_measurable=bool(values.get("drift_measurable", True)),
         )
 
 
