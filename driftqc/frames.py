@@ -63,13 +63,13 @@ def available_frames(saved: str, motion: SorterMotion | None) -> tuple[str, ...]
     saved
         ``SessionInfo.depth_frame`` of the session as read.
     motion
-        The sorter's saved motion estimate, or None.
+        The sorter's saved motion estimate (``Sorting.motion``), or None.
 
     Returns
     -------
     tuple of str
         ``("raw",)``, ``("registered",)``, ``("registered", "raw")`` (Kilosort 4 with its
-        ``dshift``) or ``("unknown",)``.
+        ``dshift``) or ``("unknown",)`` (``"raw"`` or ``"registered"`` then declares it).
     """
     if saved == "registered" and motion is not None:
         return ("registered", "raw")

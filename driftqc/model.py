@@ -76,6 +76,17 @@ class SessionInfo:
             return f"{self.depth_frame} ({self.frame_source})"
         return self.depth_frame
 
+    @property
+    def depth_caption(self) -> str:
+        """What a figure's depths are, for its caption: the frame, and whether drift shows."""
+        caption = f"depth frame: {self.frame_caption}"
+        if not self.drift_measurable:
+            caption += (
+                "; DRIFT NOT MEASURABLE from these depths (each spike at its unit's template "
+                "depth; see the session's notes)"
+            )
+        return caption
+
     def to_dict(self) -> dict[str, object]:
         """Return the provenance as plain JSON-serialisable values."""
         return {

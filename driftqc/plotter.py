@@ -42,8 +42,9 @@ class DriftPlotter:
     Parameters
     ----------
     sorter_path
-        A Kilosort 1–4 output folder holding exactly one ``kilosort*.log`` (used to tell the
-        version), or an already loaded :class:`driftqc.model.Sorting`.
+        A Kilosort 1–4 output folder (its ``kilosort*.log`` tells the version; a folder
+        without one is read as a phy export whose depth frame is unknown), a SpikeInterface
+        analyzer, or an already loaded :class:`driftqc.model.Sorting`.
     version
         Kilosort version to assume instead of reading it from the log, e.g. ``"kilosort4"``.
     verbose
@@ -89,6 +90,8 @@ class DriftPlotter:
             f"Loaded {len(self._sorting.spikes):,} spikes ({info.name}, {info.sorter}; "
             f"amplitudes in {info.amplitude_unit}, {info.depth_frame} depths)."
         )
+        if not info.drift_measurable:
+            say(f"Drift is not measurable from these depths: {info.depth_estimator}.")
 
     def __repr__(self) -> str:
         info = self._sorting.info
@@ -138,6 +141,7 @@ class DriftPlotter:
         *,
         good_units_only: bool | str = SELECTION.good_units_only,
         estimate_rule: str = SELECTION.estimate_rule,
+        frame: str = SELECTION.frame,
         verbose: bool = False,
     ) -> Selection:
         """Apply the filters of the plot methods and return the chosen spikes.
@@ -153,6 +157,7 @@ class DriftPlotter:
             filter_amplitude_values=filter_amplitude_values,  # type: ignore[arg-type]
             good_units_only=good_units_only,
             estimate_rule=estimate_rule,
+            frame=frame,
         )
         selection = select_spikes(self._sorting, options=options)
         if verbose:
@@ -181,6 +186,7 @@ class DriftPlotter:
         colorbar: bool = True,
         good_units_only: bool | str = SELECTION.good_units_only,
         estimate_rule: str = SELECTION.estimate_rule,
+        frame: str = SELECTION.frame,
         verbose: bool = False,
     ) -> Figure:
         """Draw a static drift map with matplotlib.
@@ -226,6 +232,11 @@ class DriftPlotter:
         estimate_rule
             ``"floor"`` (driftplots' rounding) or ``"at_most"`` (never more than 100 000
             points) for ``decimate="estimate"``.
+        frame
+            Depth frame to draw: ``"saved"`` (default: the depths as the folder holds them,
+            as driftplots draws), ``"raw"`` (probe frame: for Kilosort 4 reconstructed from
+            its saved motion estimate) or ``"registered"``; see :mod:`driftqc.frames`
+            (``available_frames`` lists what a session can show).
         verbose
             Print the spike counts after each filter and the caption (driftplots 0.2's
             ``verbose``).
@@ -243,6 +254,7 @@ class DriftPlotter:
             filter_amplitude_values,
             good_units_only=good_units_only,
             estimate_rule=estimate_rule,
+            frame=frame,
             verbose=verbose,
         )
         figure = None
@@ -278,6 +290,7 @@ class DriftPlotter:
         *,
         good_units_only: bool | str = SELECTION.good_units_only,
         estimate_rule: str = SELECTION.estimate_rule,
+        frame: str = SELECTION.frame,
         verbose: bool = False,
     ) -> Any:
         """Build an interactive pyqtgraph drift-map widget (needs the ``gui`` extra).
@@ -299,6 +312,7 @@ class DriftPlotter:
             filter_amplitude_values,
             good_units_only=good_units_only,
             estimate_rule=estimate_rule,
+            frame=frame,
             verbose=verbose,
         )
         from driftqc.interactive import DriftmapPlotWidget

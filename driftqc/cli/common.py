@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from driftqc.errors import DriftQCError, OptionError
-from driftqc.options import AMPLITUDE_MODES, SELECTION, STYLE, MapStyle, SelectionOptions
+from driftqc.options import AMPLITUDE_MODES, FRAMES, SELECTION, STYLE, MapStyle, SelectionOptions
 
 #: library parameter -> the flag that sets it, for messages
 FLAGS = {
@@ -103,6 +103,14 @@ def add_selection_options(parser: argparse.ArgumentParser) -> None:
         metavar=("LOW", "HIGH"),
         help="bounds for --amplitude-filter (inclusive)",
     )
+    group.add_argument(
+        "--frame",
+        choices=FRAMES,
+        default=SELECTION.frame,
+        help="depth frame: 'saved' (as the folder holds them), 'raw' (probe frame; Kilosort 4: "
+        "reconstructed from its motion estimate) or 'registered'; for a folder of unknown "
+        f"frame 'raw'/'registered' declares it (default {SELECTION.frame})",
+    )
     group = parser.add_argument_group("shading")
     group.add_argument(
         "--scaling",
@@ -156,6 +164,7 @@ def check_selection_options(args: argparse.Namespace) -> None:
             exclude_noise=args.exclude_noise,
             filter_amplitude_mode=args.amplitude_filter,
             filter_amplitude_values=tuple(args.amplitude_range),
+            frame=args.frame,
         )
         args.map_style = MapStyle(
             amplitude_cmap_scaling=args.scaling,

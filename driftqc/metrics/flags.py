@@ -1,4 +1,4 @@
-"""QC flags: pass, warn or fail for a session (or shank), with the reasons.
+"""QC flags: pass, warn, fail or unmeasurable for a session (or shank), with the reasons.
 
 A QC summary row holds the drift numbers of one session or shank (within-session peak-to-peak
 and largest step from :func:`~driftqc.metrics.drift_trace.summarize_trace`, the
@@ -8,6 +8,21 @@ beyond its fail level fails the row, beyond its warn level warns, and the worst 
 Every verdict comes with the reasons that caused it, in words a scientist can act on. A number
 that is missing (not computed, or NaN) is not judged, but a missing drift trace is reported,
 and so is a trace of fewer than two valid time bins (its peak-to-peak of 0 µm says nothing).
+
+**What the probe did, and what the sorter left.** The trace's ``frame`` decides how its
+numbers are read:
+
+- ``raw`` (or ``unknown``): the trace is the motion itself and nothing corrected it, so its
+  peak-to-peak and largest step are judged at the drift levels.
+- ``registered``: the trace is the *residual* the sorter's correction left; it is judged at
+  the stricter residual levels (a large residual is a failed correction). The motion the
+  sorter corrected (``raw_frame_*``: driftqc's trace of the raw-frame spikes, and
+  ``sorter_*``: the sorter's own estimate) is judged too, but at most "warn": the probe
+  moved and the sorter had to correct it, which a lab wants to know. Where both raw-frame
+  estimates exist and differ by more than ``warn_disagreement_um`` RMS
+  (``sorter_vs_spikes_rms_um``), that is said too.
+- depths that cannot show drift at all (``drift_measurable`` false) give ``unmeasurable``,
+  never "pass" (a between-session shift beyond its fail level still fails).
 """
 
 from __future__ import annotations
@@ -19,6 +34,7 @@ from dataclasses import asdict, dataclass, fields
 from driftqc.errors import OptionError
 
 STATUSES = ("pass", "warn", "fail")
+UNMEASURABLE = "unmeasurable"
 
 
 @dataclass(frozen=True)
@@ -35,7 +51,14 @@ class QCThresholds:
     warn_shift_um, fail_shift_um
         |Between-session shift| (default 20 / 50 µm).
     warn_min_spikes, fail_min_spikes
-        Fewest spikes for trustworthy numbers (default 10 000 / 1 000); fewer is judged.
+        Fewest spikes for trustworthy numbers (default 2 000 / 500); fewer is judged.
+        (Whether each time bin has enough spikes is judged through the valid bins.)
+    warn_residual_um, fail_residual_um
+        Peak-to-peak of the registered-frame trace, i.e. what the sorter's correction left
+        (default 10 / 20 µm: half a row and a row of a Neuropixels probe).
+    warn_disagreement_um
+        RMS difference between the sorter's motion estimate and driftqc's raw-frame trace
+        beyond which the two are said to disagree (default 5 µm).
     """
 
     warn_peak_to_peak_um: float = 20.0
@@ -44,15 +67,18 @@ class QCThresholds:
     fail_step_um: float = 25.0
     warn_shift_um: float = 20.0
     fail_shift_um: float = 50.0
-    warn_min_spikes: int = 10_000
-    fail_min_spikes: int = 1_000
+    warn_min_spikes: int = 2_000
+    fail_min_spikes: int = 500
+    warn_residual_um: float = 10.0
+    fail_residual_um: float = 20.0
+    warn_disagreement_um: float = 5.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
             if not isinstance(value, int | float) or math.isnan(value) or value < 0:
                 raise OptionError(f"QC threshold {f.name}={value!r} must be a number >= 0")
-        for name in ("peak_to_peak_um", "step_um", "shift_um"):
+        for name in ("peak_to_peak_um", "step_um", "shift_um", "residual_um"):
             if getattr(self, f"warn_{name}") > getattr(self, f"fail_{name}"):
                 raise OptionError(f"QC threshold warn_{name} must not exceed fail_{name}")
         if self.warn_min_spikes < self.fail_min_spikes:
@@ -72,15 +98,6 @@ class QCThresholds:
         return asdict(self)
 
 
-# summary key → (threshold suffix, description, larger is worse)
-_CHECKS = (
-    ("peak_to_peak_um", "peak_to_peak_um", "within-session drift peak-to-peak", True),
-    ("max_step_um", "step_um", "largest drift step between time bins", True),
-    ("between_session_shift_um", "shift_um", "|shift| from the reference session", True),
-    ("n_spikes", "min_spikes", "number of spikes", False),
-)
-
-
 def qc_flags(
     summary: Mapping[str, object] | object, thresholds: QCThresholds | None = None
 ) -> dict[str, object]:
@@ -91,15 +108,19 @@ def qc_flags(
     summary
         A mapping (or an object with ``to_dict()``, e.g.
         :class:`~driftqc.metrics.drift_trace.DriftSummary`) with any of the keys
-        ``peak_to_peak_um``, ``max_step_um``, ``between_session_shift_um``, ``n_spikes``.
+        ``peak_to_peak_um``, ``max_step_um``, ``n_valid_bins``, ``frame``, ``source``,
+        ``between_session_shift_um``, ``n_spikes``, ``drift_measurable``, and for a
+        registered-frame trace ``raw_frame_peak_to_peak_um``, ``raw_frame_max_step_um``,
+        ``sorter_peak_to_peak_um``, ``sorter_max_step_um``, ``sorter_vs_spikes_rms_um``
+        (see the module's notes).
     thresholds
         Warn and fail levels (default :class:`QCThresholds`).
 
     Returns
     -------
     dict
-        ``{"status": "pass" | "warn" | "fail", "reasons": [str, ...]}``; ``reasons`` is empty
-        for a pass.
+        ``{"status": "pass" | "warn" | "fail" | "unmeasurable", "reasons": [str, ...]}``;
+        ``reasons`` is empty for a pass.
 
     Examples
     --------
@@ -107,47 +128,134 @@ def qc_flags(
     >>> verdict["status"], verdict["reasons"][0]
     ('warn', 'within-session drift peak-to-peak 32.0 µm > warn level 20.0 µm')
     """
-    thresholds = thresholds or QCThresholds()
+    levels = thresholds or QCThresholds()
     values = summary.to_dict() if hasattr(summary, "to_dict") else dict(summary)  # type: ignore[union-attr]
-    status = "pass"
-    reasons: list[str] = []
-    unjudged: set[str] = set()
+    verdict = _Verdict()
+    if values.get("drift_measurable") is False:
+        verdict.status = UNMEASURABLE
+        verdict.reasons.append(
+            "drift is not measurable from this session's depths (each spike placed at its "
+            "unit's template depth)"
+        )
+    else:
+        _judge_trace(values, levels, verdict)
+    shift = _number(values.get("between_session_shift_um"))
+    if shift is not None:
+        verdict.judge(abs(shift), levels.warn_shift_um, levels.fail_shift_um,
+                      "|shift| from the reference session")  # fmt: skip
+    n_spikes = _number(values.get("n_spikes"))
+    if n_spikes is not None and values.get("source", "spikes") == "spikes":
+        verdict.judge_count(n_spikes, levels.warn_min_spikes, levels.fail_min_spikes)
+    return {"status": verdict.status, "reasons": verdict.reasons}
+
+
+def _judge_trace(values: Mapping[str, object], levels: QCThresholds, verdict: _Verdict) -> None:
+    """Judge the within-session numbers (see the module's notes)."""
+    frame = str(values.get("frame") or "raw")
     n_valid = _number(values.get("n_valid_bins"))
-    if "peak_to_peak_um" in values and _number(values["peak_to_peak_um"]) is None:
-        status = "warn"
-        reasons.append("no drift trace could be measured (too few spikes per time bin?)")
+    ptp = _number(values.get("peak_to_peak_um"))
+    step = _number(values.get("max_step_um"))
+    if "peak_to_peak_um" in values and ptp is None:
+        verdict.worsen("warn", "no drift trace could be measured (too few spikes per time bin?)")
+        ptp = step = None
     elif n_valid is not None and n_valid < 2:
         # one bin has no drift to show: its peak-to-peak of 0 µm says nothing
-        status = "warn"
-        unjudged = {"peak_to_peak_um", "max_step_um"}
-        reasons.append(
+        verdict.worsen(
+            "warn",
             f"no drift trace could be measured: {n_valid:.0f} valid time bin, at least 2 "
-            "needed (session too short, or too few spikes per bin)"
+            "needed (session too short, or too few spikes per bin)",
         )
-    for key, suffix, what, larger_worse in _CHECKS:
-        value = None if key in unjudged else _number(values.get(key))
-        if value is None:
-            continue
-        warn = getattr(thresholds, f"warn_{suffix}")
-        fail = getattr(thresholds, f"fail_{suffix}")
-        judged = abs(value) if key == "between_session_shift_um" else value
-        unit = "µm" if key != "n_spikes" else "spikes"
-        shown = f"{judged:.1f} {unit}" if unit == "µm" else f"{judged:.0f} {unit}"
-        if larger_worse:
-            level = "fail" if judged > fail else "warn" if judged > warn else None
+        ptp = step = None
+    if frame != "registered":
+        where = "" if frame == "raw" else " (depth frame unknown: read as the raw frame)"
+        if ptp is not None:
+            verdict.judge(ptp, levels.warn_peak_to_peak_um, levels.fail_peak_to_peak_um,
+                          f"within-session drift peak-to-peak{where}")  # fmt: skip
+        if step is not None:
+            verdict.judge(step, levels.warn_step_um, levels.fail_step_um,
+                          f"largest drift step between time bins{where}")  # fmt: skip
+        return
+    if ptp is not None:
+        verdict.judge(ptp, levels.warn_residual_um, levels.fail_residual_um,
+                      "drift left after the sorter's correction (registered frame), "
+                      "peak-to-peak")  # fmt: skip
+    if step is not None:
+        what = "largest step left after the sorter's correction (registered frame)"
+        verdict.judge(step, levels.warn_step_um, levels.fail_step_um, what)
+    _judge_corrected_motion(values, levels, verdict)
+
+
+def _judge_corrected_motion(
+    values: Mapping[str, object], levels: QCThresholds, verdict: _Verdict
+) -> None:
+    """At most "warn" for motion the sorter corrected; say whether its estimates agree."""
+    estimates = {
+        "driftqc's raw-frame trace": (
+            _number(values.get("raw_frame_peak_to_peak_um")),
+            _number(values.get("raw_frame_max_step_um")),
+        ),
+        "the sorter's own estimate": (
+            _number(values.get("sorter_peak_to_peak_um")),
+            _number(values.get("sorter_max_step_um")),
+        ),
+    }
+    ptps = {k: v[0] for k, v in estimates.items() if v[0] is not None}
+    steps = {k: v[1] for k, v in estimates.items() if v[1] is not None}
+    if ptps:
+        source, ptp = max(ptps.items(), key=lambda kv: kv[1])
+        if ptp > levels.warn_peak_to_peak_um:
+            verdict.worsen(
+                "warn",
+                f"the probe moved {ptp:.1f} µm peak-to-peak in the raw frame ({source}) > "
+                f"{levels.warn_peak_to_peak_um:.1f} µm; the sorter had to correct it",
+            )
+    if steps:
+        source, step = max(steps.items(), key=lambda kv: kv[1])
+        if step > levels.warn_step_um:
+            verdict.worsen(
+                "warn",
+                f"the probe jumped {step:.1f} µm between time bins in the raw frame "
+                f"({source}) > {levels.warn_step_um:.1f} µm; the sorter had to correct it",
+            )
+    disagreement = _number(values.get("sorter_vs_spikes_rms_um"))
+    if disagreement is not None and disagreement > levels.warn_disagreement_um:
+        verdict.worsen(
+            "warn",
+            f"the sorter's motion estimate and driftqc's raw-frame trace differ by "
+            f"{disagreement:.1f} µm RMS > {levels.warn_disagreement_um:.1f} µm: the correction "
+            "may have made the drift worse (see the drift QC figure)",
+        )
+
+
+class _Verdict:
+    """The worst status seen so far, and the reasons for it."""
+
+    def __init__(self) -> None:
+        self.status = "pass"
+        self.reasons: list[str] = []
+
+    def worsen(self, level: str, reason: str) -> None:
+        self.reasons.append(reason)
+        if self.status == UNMEASURABLE:
+            if level == "fail":
+                self.status = "fail"
+            return
+        if STATUSES.index(level) > STATUSES.index(self.status):
+            self.status = level
+
+    def judge(self, value: float, warn: float, fail: float, what: str) -> None:
+        level = "fail" if value > fail else "warn" if value > warn else None
+        if level is not None:
             limit = fail if level == "fail" else warn
-            op = ">"
-        else:
-            level = "fail" if judged < fail else "warn" if judged < warn else None
+            self.worsen(level, f"{what} {value:.1f} µm > {level} level {limit:.1f} µm")
+
+    def judge_count(self, value: float, warn: float, fail: float) -> None:
+        level = "fail" if value < fail else "warn" if value < warn else None
+        if level is not None:
             limit = fail if level == "fail" else warn
-            op = "<"
-        if level is None:
-            continue
-        limit_shown = f"{limit:.1f} {unit}" if unit == "µm" else f"{limit:.0f} {unit}"
-        reasons.append(f"{what} {shown} {op} {level} level {limit_shown}")
-        if STATUSES.index(level) > STATUSES.index(status):
-            status = level
-    return {"status": status, "reasons": reasons}
+            self.worsen(
+                level, f"number of spikes {value:.0f} spikes < {level} level {limit:.0f} spikes"
+            )
 
 
 def qc_row(

@@ -115,7 +115,7 @@ class Selection:
         parts = [
             f"{info.name}: {len(self.shown):,} of {self.n_total:,} spikes shown",
             *self.filters,
-            f"depth frame: {info.frame_caption}",
+            info.depth_caption,
         ]
         return "; ".join(parts)
 

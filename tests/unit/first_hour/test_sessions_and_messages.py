@@ -163,7 +163,8 @@ def test_a_config_typo_is_one_line_naming_the_entry_and_allowed_keys():
         ({"drift_qc": {"thresholds": {"max_ptp": 3}}},
          "config 'drift_qc.thresholds': key 'max_ptp' was unexpected; allowed keys: "
          "warn_peak_to_peak_um, fail_peak_to_peak_um, warn_step_um, fail_step_um, "
-         "warn_shift_um, fail_shift_um, warn_min_spikes, fail_min_spikes"),
+         "warn_shift_um, fail_shift_um, warn_min_spikes, fail_min_spikes, warn_residual_um, "
+         "fail_residual_um, warn_disagreement_um"),
     ],
 )  # fmt: skip
 def test_config_problem_lines(config, expected):

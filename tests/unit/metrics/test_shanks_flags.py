@@ -48,8 +48,8 @@ def test_qc_flags_levels_and_reasons():
     fail = qc_flags({**good, "max_step_um": 30.0, "between_session_shift_um": -25.0})
     assert fail["status"] == "fail" and len(fail["reasons"]) == 2
     assert any("shift" in r and "25.0" in r for r in fail["reasons"])
-    few = qc_flags({**good, "n_spikes": 500})
-    assert few["status"] == "fail" and "500 spikes < fail level 1000" in few["reasons"][0]
+    few = qc_flags({**good, "n_spikes": 400})
+    assert few["status"] == "fail" and "400 spikes < fail level 500" in few["reasons"][0]
     nothing = qc_flags({"peak_to_peak_um": None, "n_spikes": 50_000})
     assert nothing["status"] == "warn" and "no drift trace" in nothing["reasons"][0]
     strict = QCThresholds(warn_peak_to_peak_um=1.0, fail_peak_to_peak_um=4.0)
