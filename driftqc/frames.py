@@ -199,6 +199,30 @@ def to_raw_frame(spikes: SpikeTable, motion: SorterMotion) -> SpikeTable:
     return replace(spikes, depths=depths, info=info)
 
 
+def to_registered_frame(spikes: SpikeTable, motion: SorterMotion) -> SpikeTable:
+    """Undo :func:`to_raw_frame`: registered depth = raw depth − tissue displacement.
+
+    Exact for a rigid (one-block) estimate; with several depth blocks the displacement is
+    taken at the raw depth instead of the registered one (a difference of the displacement's
+    depth gradient times itself, well below a micrometre for Kilosort's blocks).
+
+    Raises
+    ------
+    OptionError
+        When the spikes are not raw depths reconstructed from this kind of estimate.
+    """
+    if spikes.info.depth_frame != "raw" or spikes.info.frame_source != RECONSTRUCTED:
+        raise OptionError(
+            f"session {spikes.info.name!r}: only raw depths reconstructed from the sorter's "
+            f"motion estimate can be moved back to the registered frame (these are "
+            f"{spikes.info.frame_caption!r})"
+        )
+    displacement = tissue_displacement(motion, spikes.times, spikes.depths)
+    depths = (spikes.depths.astype(np.float64) - displacement).astype(np.float32)
+    info = replace(spikes.info, depth_frame="registered", frame_source="")
+    return replace(spikes, depths=depths, info=info)
+
+
 def raw_frame(sorting: Sorting) -> SpikeTable:
     """Raw-frame spikes of a Kilosort 4 sorting (see :func:`to_raw_frame`).
 

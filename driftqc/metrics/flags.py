@@ -155,10 +155,7 @@ def _judge_trace(values: Mapping[str, object], levels: QCThresholds, verdict: _V
     n_valid = _number(values.get("n_valid_bins"))
     ptp = _number(values.get("peak_to_peak_um"))
     step = _number(values.get("max_step_um"))
-    if "peak_to_peak_um" in values and ptp is None:
-        verdict.worsen("warn", "no drift trace could be measured (too few spikes per time bin?)")
-        ptp = step = None
-    elif n_valid is not None and n_valid < 2:
+    if n_valid is not None and n_valid < 2:
         # one bin has no drift to show: its peak-to-peak of 0 µm says nothing
         verdict.worsen(
             "warn",
@@ -166,6 +163,8 @@ def _judge_trace(values: Mapping[str, object], levels: QCThresholds, verdict: _V
             "needed (session too short, or too few spikes per bin)",
         )
         ptp = step = None
+    elif "peak_to_peak_um" in values and ptp is None:
+        verdict.worsen("warn", "no drift trace could be measured (too few spikes per time bin?)")
     if frame != "registered":
         where = "" if frame == "raw" else " (depth frame unknown: read as the raw frame)"
         if ptp is not None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from driftqc.errors import EmptySelectionError
+from driftqc.frames import RECONSTRUCTED, to_raw_frame, to_registered_frame
 from driftqc.geometry import spike_shanks, split_by_shank
 from driftqc.metrics import (
     DriftTrace,
@@ -25,12 +26,7 @@ from driftqc.metrics import (
     unit_drift_metrics,
 )
 from driftqc.metrics.events import EVENT_COLUMNS
-from driftqc.metrics.frames import (
-    RECONSTRUCTED,
-    sorter_drift_trace,
-    sorter_motion_summary,
-    to_raw_frame,
-)
+from driftqc.metrics.frames import sorter_drift_trace, sorter_motion_summary
 from driftqc.model import SorterMotion, SpikeTable
 from driftqc.selection import Selection
 
@@ -160,7 +156,13 @@ def session_drift_qc(
     options: DriftQCOptions | None = None,
     thresholds: QCThresholds | None = None,
 ) -> SessionDriftQC:
-    """Measure a session's drift: trace, events and per-unit drift, per shank.
+    """Measure a session's drift in every frame it has: traces, events, per-unit drift.
+
+    The spikes are measured in the frame they were saved in (``traces``); a registered
+    session with the sorter's motion estimate is measured in the raw frame as well
+    (``raw_traces``), and the sorter's estimate itself is kept (``sorter_trace``). A selection
+    already moved to the raw frame (``frame="raw"``) is moved back first, so the record always
+    describes the saved frame and the raw one.
 
     Parameters
     ----------
@@ -178,13 +180,20 @@ def session_drift_qc(
     Returns
     -------
     SessionDriftQC
-        Its ``record`` holds ``status`` ("ok"), ``frame``, ``units``, ``n_spikes``,
-        ``shanks`` (the shank indices, empty for one shank), per shank key ``trace``
-        (summary numbers, µm), ``flags`` (within-session verdict), ``n_events`` and
-        ``unit_drift`` (quantiles), then ``sorter_motion`` (Kilosort 4's own estimate) and
+        Its ``record`` holds ``status`` ("ok"), ``frame``, ``drift_measurable``, ``units``,
+        ``n_spikes``, ``shanks`` (the shank indices, empty for one shank), per shank key
+        ``trace`` (summary numbers, µm), ``flags`` (within-session verdict), ``n_events``,
+        ``unit_drift`` (quantiles) and ``verdict_inputs`` (the numbers the verdict weighs),
+        then ``sorter_motion`` (Kilosort 4's own estimate), ``raw_frame`` and
         ``raw_frame_trace`` (summary of the trace on raw-frame depths), or None.
     """
     options = options or DriftQCOptions()
+    if selection.kept.info.frame_source == RECONSTRUCTED and motion is not None:
+        selection = replace(
+            selection,
+            kept=to_registered_frame(selection.kept, motion),
+            shown=to_registered_frame(selection.shown, motion),
+        )
     kept = selection.kept
     tables = shank_tables(kept, template_shanks)
     trace_options = {
@@ -213,19 +222,28 @@ def session_drift_qc(
         raw_traces = {key: _trace(table, trace_options) for key, table in raw_tables.items()}
         sorter_trace = sorter_drift_trace(motion, session=kept.info.name)
         sorter_summary = sorter_motion_summary(motion)
+    inputs = {
+        str(k): _verdict_inputs(t, raw_traces.get(k), sorter_trace, kept.info.drift_measurable)
+        for k, t in traces.items()
+    }
     record: dict[str, object] = {
         "status": "ok",
         "error": None,
         "frame": kept.info.depth_frame,
+        "drift_measurable": kept.info.drift_measurable,
         "units": {"depth": "µm", "time": "s", "displacement": "µm"},
         "sign": "displacement > 0: spikes at larger depth (y) than the session median",
         "n_spikes": len(kept),
         "shanks": [k for k in tables if k != ALL_SHANKS],
         "trace": {str(k): t.summary().to_dict() for k, t in traces.items()},
         "flags": {
-            str(k): qc_flags({**t.summary().to_dict(), "n_spikes": len(tables[k])}, thresholds)
+            str(k): qc_flags(
+                {**t.summary().to_dict(), **inputs[str(k)], "n_spikes": len(tables[k])},
+                thresholds,
+            )
             for k, t in traces.items()
         },
+        "verdict_inputs": inputs,
         "n_events": {
             str(k): (int((events["shank"] == k).sum()) if options.events else None)
             for k in _leaf_tables(tables)
@@ -244,6 +262,49 @@ def session_drift_qc(
     return SessionDriftQC(
         traces, events, unit_drift, raw_traces, raw_selection, sorter_trace, record
     )
+
+
+def _verdict_inputs(
+    trace: DriftTrace,
+    raw: DriftTrace | None,
+    sorter: DriftTrace | None,
+    measurable: bool,
+) -> dict[str, object]:
+    """Return the numbers beside the saved-frame trace that the verdict weighs."""
+    values: dict[str, object] = {"drift_measurable": measurable}
+    if raw is not None:
+        summary = raw.summary()
+        values["raw_frame_peak_to_peak_um"] = _finite_or_none(summary.peak_to_peak_um)
+        values["raw_frame_max_step_um"] = _finite_or_none(summary.max_step_um)
+    if sorter is not None:
+        summary = sorter.summary()
+        values["sorter_peak_to_peak_um"] = _finite_or_none(summary.peak_to_peak_um)
+        values["sorter_max_step_um"] = _finite_or_none(summary.max_step_um)
+    if raw is not None and sorter is not None:
+        values["sorter_vs_spikes_rms_um"] = trace_disagreement(raw, sorter)
+    return values
+
+
+def trace_disagreement(trace: DriftTrace, other: DriftTrace) -> float | None:
+    """RMS difference (µm) between two traces of one session, each relative to its mean.
+
+    ``other`` is interpolated at the centres of ``trace``'s valid bins; None when fewer than
+    two bins can be compared.
+    """
+    centres = 0.5 * (trace.time_edges[:-1] + trace.time_edges[1:])
+    other_centres = 0.5 * (other.time_edges[:-1] + other.time_edges[1:])
+    use = np.asarray(trace.valid, dtype=bool) & np.isfinite(trace.displacement_um)
+    ok = np.asarray(other.valid, dtype=bool) & np.isfinite(other.displacement_um)
+    if use.sum() < 2 or ok.sum() < 2:
+        return None
+    mine = trace.displacement_um[use]
+    theirs = np.interp(centres[use], other_centres[ok], other.displacement_um[ok])
+    difference = (mine - mine.mean()) - (theirs - theirs.mean())
+    return float(np.sqrt(np.mean(difference**2)))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
 
 
 def failed_drift_qc(message: str, stage: str = "load") -> dict[str, object]:

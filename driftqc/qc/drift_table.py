@@ -37,6 +37,10 @@ DRIFT_COLUMNS = (
     "sorter_mean_abs_drift_um",
     "sorter_peak_to_peak_um",
     "raw_frame_peak_to_peak_um",
+    "raw_frame_max_step_um",
+    "sorter_max_step_um",
+    "sorter_vs_spikes_rms_um",
+    "drift_measurable",
 )
 
 
@@ -90,6 +94,8 @@ def drift_qc_rows(
             "sorter_mean_abs_drift_um": sorter.get("mean_abs_drift_um"),
             "sorter_peak_to_peak_um": sorter.get("peak_to_peak_um"),
             "raw_frame_peak_to_peak_um": (raw.get(key) or {}).get("peak_to_peak_um"),
+            "drift_measurable": record.get("drift_measurable", True),
+            **(record.get("verdict_inputs") or {}).get(key, {}),  # type: ignore[union-attr]
         }
         row = qc_row(
             session,
@@ -149,8 +155,8 @@ def drift_qc_table(
     -------
     pandas.DataFrame
         Columns ``session``, ``shank`` (``"all"`` or the shank index), ``drift_qc``
-        (pass / warn / fail, ``failed`` or ``disabled``), ``reasons`` and the numbers of
-        :func:`drift_qc_rows`.
+        (pass / warn / fail / unmeasurable, ``failed`` or ``disabled``), ``reasons`` and the
+        numbers of :func:`drift_qc_rows`.
     """
     rows: list[dict[str, object]] = []
     for sid, record in records.items():
