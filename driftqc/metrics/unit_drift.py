@@ -3,6 +3,10 @@
 This follows SpikeInterface's ``drift_ptp`` / ``drift_std`` / ``drift_mad`` quality metrics in
 their corrected definitions (SpikeInterface PR #4355):
 
+0. By default (``interval_s=None``) the window length comes from the session's duration:
+   ``duration / n`` with ``n = max(4, ceil(duration / 60 s))``, so that a 2-minute session
+   gets four 30-s windows and a long one windows of at most 60 s, and no trailing part of
+   the session is dropped. An explicit ``interval_s`` follows SpikeInterface exactly.
 1. If the session is shorter than ``min_num_bins × interval_s``, every metric is NaN.
 2. A unit's reference depth is the median depth of all its spikes.
 3. The session is cut into consecutive ``interval_s`` windows from 0 s (a trailing partial
@@ -11,7 +15,9 @@ their corrected definitions (SpikeInterface PR #4355):
 4. Drift signal = window medians − reference depth.
 5. If more than ``max_missing_fraction`` of the windows are missing, every metric is NaN
    (SpikeInterface calls this parameter ``min_fraction_valid_intervals``, although it bounds
-   the *missing* fraction). Otherwise, over the present windows: ``drift_ptp`` = max − min,
+   the *missing* fraction), and so is a unit present in fewer than ``min_valid_intervals``
+   windows (default 2: one window has no drift to show; it is *unmeasured*, not 0).
+   Otherwise, over the present windows: ``drift_ptp`` = max − min,
    ``drift_std`` = population standard deviation, ``drift_mad`` = median absolute deviation
    from the median.
 
@@ -31,16 +37,31 @@ from driftqc.errors import OptionError
 from driftqc.model import SpikeTable
 
 METRICS = ("drift_ptp", "drift_std", "drift_mad")
+#: automatic windows: at least this many, and no longer than this (s)
+MIN_AUTO_WINDOWS = 4
+MAX_AUTO_INTERVAL_S = 60.0
+
+
+def auto_interval(duration: float) -> float:
+    """Window length (s) for a session of ``duration`` s: at least 4 windows of ≤ 60 s.
+
+    The windows tile the session exactly (``duration / n``), so none of it is dropped.
+    """
+    if not (math.isfinite(duration) and duration > 0):
+        return MAX_AUTO_INTERVAL_S
+    n = max(MIN_AUTO_WINDOWS, math.ceil(duration / MAX_AUTO_INTERVAL_S - 1e-9))
+    return duration / n
 
 
 def unit_drift_metrics(
     spikes: SpikeTable,
     *,
-    interval_s: float = 60.0,
+    interval_s: float | None = None,
     min_spikes_per_interval: int = 100,
     max_missing_fraction: float = 0.5,
     min_num_bins: int = 2,
     duration: float | None = None,
+    min_valid_intervals: int = 2,
 ) -> pd.DataFrame:
     """Compute drift_ptp, drift_std and drift_mad for every cluster.
 
@@ -49,7 +70,7 @@ def unit_drift_metrics(
     spikes
         Spikes of one session (or shank); units are ``spikes.clusters``.
     interval_s
-        Window length in s.
+        Window length in s; None (default) derives it from the duration (see the module).
     min_spikes_per_interval
         Windows with fewer of the unit's spikes are missing.
     max_missing_fraction
@@ -58,6 +79,8 @@ def unit_drift_metrics(
         Sessions shorter than this many windows give NaN for every unit.
     duration
         Recording length in s (default: time of the last spike).
+    min_valid_intervals
+        Units present in fewer windows are unmeasured (NaN).
 
     Returns
     -------
@@ -71,11 +94,15 @@ def unit_drift_metrics(
     >>> table = unit_drift_metrics(spikes, interval_s=60)  # doctest: +SKIP
     >>> summarize_unit_drift(table)["drift_ptp"]["q50"]  # doctest: +SKIP
     """
+    total = spikes.duration if duration is None else float(duration)
+    if interval_s is None:
+        interval_s = auto_interval(total)
     if not (interval_s > 0 and min_spikes_per_interval >= 1 and min_num_bins >= 1):
         raise OptionError("interval_s must be > 0, min_spikes_per_interval and min_num_bins >= 1")
     if not 0 <= max_missing_fraction <= 1:
         raise OptionError(f"max_missing_fraction={max_missing_fraction!r} must be in [0, 1]")
-    total = spikes.duration if duration is None else float(duration)
+    if min_valid_intervals < 1:
+        raise OptionError(f"min_valid_intervals={min_valid_intervals!r} must be >= 1")
     n_windows = int(math.floor(total / interval_s + 1e-9))
     clusters, inverse, n_spikes = np.unique(
         spikes.clusters, return_inverse=True, return_counts=True
@@ -98,7 +125,7 @@ def unit_drift_metrics(
         present = np.isfinite(signal)
         n_valid = present.sum(axis=1)
         ok = (n_windows - n_valid) <= max_missing_fraction * n_windows
-        ok &= n_valid > 0
+        ok &= n_valid >= min_valid_intervals
         for u in np.flatnonzero(ok):
             d = signal[u, present[u]]
             result["drift_ptp"][u] = np.ptp(d)
@@ -123,6 +150,7 @@ def unit_drift_metrics(
             "min_spikes_per_interval": min_spikes_per_interval,
             "max_missing_fraction": max_missing_fraction,
             "min_num_bins": min_num_bins,
+            "min_valid_intervals": min_valid_intervals,
         }
     )
     return table

@@ -48,14 +48,15 @@ class DriftQCOptions:
     events
         Detect drift events (cortex-lab band tracker).
     unit_interval_s
-        Window length of the per-unit drift metrics, s.
+        Window length of the per-unit drift metrics, s; None: from the session's duration
+        (at least 4 windows of at most 60 s, see :mod:`driftqc.metrics.unit_drift`).
     """
 
     bin_s: float = 10.0
     max_shift_um: float = 100.0
     min_spikes_per_bin: int = 100
     events: bool = True
-    unit_interval_s: float = 60.0
+    unit_interval_s: float | None = None
 
 
 @dataclass(frozen=True)

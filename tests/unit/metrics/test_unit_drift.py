@@ -71,13 +71,14 @@ def test_nan_rules_short_session_and_missing_windows():
     times = np.sort(rng.uniform(0, 100, 5000))  # 100 s < 2 x 60 s
     ones = np.ones(5000, np.int32)
     short = SpikeTable(times, np.ones(5000), rng.normal(0, 1, 5000), ones, ones, info)
-    assert unit_drift_metrics(short)["drift_ptp"].isna().all()
+    assert unit_drift_metrics(short, interval_s=60.0)["drift_ptp"].isna().all()
     # 300 s, spikes only in the first 2 of 5 windows: 3/5 missing > 0.5 -> NaN
     times = np.sort(rng.uniform(0, 120, 5000))
     times[-1] = 300.0
     gappy = SpikeTable(times, np.ones(5000), rng.normal(0, 1, 5000), ones, ones, info)
-    table = unit_drift_metrics(gappy)
+    table = unit_drift_metrics(gappy, interval_s=60.0)
     assert table["drift_ptp"].isna().all() and table["n_valid_intervals"].iloc[0] == 2
-    assert unit_drift_metrics(gappy, max_missing_fraction=0.6)["drift_ptp"].notna().all()
+    wider = unit_drift_metrics(gappy, interval_s=60.0, max_missing_fraction=0.6)
+    assert wider["drift_ptp"].notna().all()
     with pytest.raises(OptionError):
         unit_drift_metrics(gappy, interval_s=0)
