@@ -2,8 +2,10 @@ r"""The list of sessions a batch processes, and finding sorter folders to fill i
 
 A **session** is one sorted recording: an ``id`` (short, unique, used in file names and as
 the workflow's ``{session}`` wildcard), the ``path`` of its Kilosort output folder, and
-optional ``subject``, ``date``, ``label`` (shown in figure titles) and ``version`` (the
-Kilosort version, for folders without a ``kilosort*.log``).
+optional ``subject``, ``date``, ``label`` (shown in figure titles), ``version`` (the
+Kilosort version, overriding the folder's ``kilosort*.log``) and ``frame`` (the depth frame
+of the session's drift map; for a folder of unknown frame it declares the frame, see
+:mod:`driftqc.frames`).
 
 Session lists are YAML lists of mappings. YAML reads unquoted ``2024-01-05`` as a date and
 ``001`` as the number 1; :func:`read_sessions_file` therefore reads every value as text, and
@@ -51,7 +53,7 @@ from driftqc.errors import DriftQCError
 from driftqc.io.alf import REVISION, holds_alf_spikes, is_alf_spike_times
 from driftqc.io.analyzer import is_analyzer_folder
 
-SESSION_FIELDS = ("id", "path", "subject", "date", "label", "version")
+SESSION_FIELDS = ("id", "path", "subject", "date", "label", "version", "frame")
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _GENERIC_PARTS = {
     "sorter_output",

@@ -199,7 +199,7 @@ def load_params(wildcards):
     return {"name": wildcards.session, "version": entry.get("version")}
 
 
-def filter_params():
+def filter_params(wildcards):
     opts = config["filters"]
     amplitude = opts["amplitude_filter"] or {}
     return {
@@ -207,6 +207,7 @@ def filter_params():
         "filter_amplitude_mode": amplitude.get("mode"),
         "filter_amplitude_values": list(amplitude.get("values", [])),
         "decimate": opts["decimate"],
+        "frame": SESSIONS[wildcards.session].get("frame") or "saved",
     }
 
 

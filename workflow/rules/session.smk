@@ -31,7 +31,7 @@ rule filter:
     output:
         selection="results/filter/{session}/selection.npz",
     params:
-        options=filter_params(),
+        options=filter_params,
     log:
         "logs/filter/{session}.log",
     benchmark:
