@@ -15,6 +15,12 @@ A spike's amplitude is its template's amplitude times its scaling in ``amplitude
 in µV when ``params.py`` gives a ``gain`` (µV per bit), else in arbitrary units. Kilosort 2.5,
 3 and 4 correct drift before sorting, so their depths are in the registered (drift-corrected)
 frame; Kilosort 1 and 2 depths are in the probe's raw frame.
+
+Phy folders written by others (SpikeInterface's ``export_to_phy``) share the Kilosort 1–3
+layout but not its numbers (:mod:`driftqc.io.phy_exports`): their ``amplitudes.npy`` is the
+spike's signed amplitude, so its magnitude is the amplitude, and their PC features are
+whitened per channel (or otherwise centred), so they cannot place a spike along the probe:
+each spike is then placed at its unit's depth and ``SessionInfo.drift_measurable`` is False.
 """
 
 from __future__ import annotations
@@ -45,6 +51,12 @@ from driftqc.io.npy import (
 from driftqc.io.ops import ops_number, read_ops
 from driftqc.io.params import read_params
 from driftqc.io.pc_depths import PCDepthReader
+from driftqc.io.phy_exports import (
+    HOW_TO_MEASURE,
+    check_pc_features,
+    is_spikeinterface_export,
+    signed_fraction,
+)
 from driftqc.io.probe_files import read_channel_positions, read_channel_shanks, read_templates
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 from driftqc.text import printable
@@ -223,6 +235,9 @@ class KilosortFolder:
         self._positions_file: NpyFile | None = None
         self._pc: PCDepthReader | None = None
         self._whitening_inverse: np.ndarray | None = None
+        self._spike_amplitudes = False  # amplitudes.npy holds signed spike amplitudes
+        self.drift_measurable = True
+        spikeinterface = not ks4 and is_spikeinterface_export(folder)
         if ks4:
             amp_definition = (
                 "amplitudes.npy (Kilosort 4 feature norm) x largest per-channel "
@@ -239,12 +254,20 @@ class KilosortFolder:
                 "amplitudes.npy x largest per-channel peak-to-trough of the unwhitened "
                 "template (templates.npy @ whitening_mat_inv.npy)"
             )
-            depth_estimator = self._choose_ks123_depths(folder, n, with_depths, notes)
+            depth_estimator = self._choose_ks123_depths(
+                folder, n, with_depths, notes, spikeinterface
+            )
 
         unit = "a.u."
         self._gain = np.float32(1.0)
+        negative = np.nan if ks4 else signed_fraction(self._scale)
+        if spikeinterface or negative > 0.5:
+            self._spike_amplitudes = True
+            amp_definition, unit = _spike_amplitude_definition(negative, spikeinterface)
         gain = params.get("gain")
-        if gain not in (None, "", 0):
+        if self._spike_amplitudes:
+            pass  # the amplitudes are the spikes' own, not template scalings: no gain
+        elif gain not in (None, "", 0):
             number = _finite(gain)
             if number is not None and number > 0:
                 self._gain = np.float32(number)
@@ -270,6 +293,7 @@ class KilosortFolder:
             amplitude_definition=amp_definition,
             depth_estimator=depth_estimator,
             depth_frame=_depth_frame(self.version),
+            drift_measurable=self.drift_measurable,
         )
         self._n_fallback = 0
 
@@ -401,7 +425,14 @@ class KilosortFolder:
         return as_ids(read_rows(self._clusters, start, stop), self._clusters.path)
 
     def _amplitudes(self, start: int, stop: int, templates: np.ndarray) -> np.ndarray:
-        """Each spike's template amplitude times its scaling from ``amplitudes.npy``."""
+        """Each spike's template amplitude times its scaling from ``amplitudes.npy``.
+
+        For a folder whose ``amplitudes.npy`` holds the spikes' own signed amplitudes
+        (SpikeInterface's export), their magnitude.
+        """
+        if self._spike_amplitudes:
+            scale = map_rows(self._scale, start, stop).reshape(-1)
+            return np.abs(scale).astype(np.float32)
         # fancy indexing, not np.take: take would first copy the int32 ids to intp (8 B/spike)
         amplitudes = self.template_amplitudes[templates]
         scale = map_rows(self._scale, start, stop).reshape(-1)
@@ -425,14 +456,22 @@ class KilosortFolder:
         )
 
     def _choose_ks123_depths(
-        self, folder: Path, n: int, with_depths: bool, notes: list[str]
+        self, folder: Path, n: int, with_depths: bool, notes: list[str], spikeinterface: bool
     ) -> str:
         self.depth_file = "pc_features.npy"
         if not with_depths:
             return "template centre of mass (per-spike depths not computed)"
         if (folder / "pc_features.npy").is_file():
-            self._pc = PCDepthReader(folder, n, self.positions[:, 1])
-            return "centre of mass of the first PC feature on the template's channels"
+            reader = PCDepthReader(folder, n, self.positions[:, 1])
+            reason = self._unusable_features(reader, spikeinterface)
+            if reason is None:
+                self._pc = reader
+                return "centre of mass of the first PC feature on the template's channels"
+            self.drift_measurable = False
+            self.depth_file = "templates.npy"
+            notes.append(HOW_TO_MEASURE)
+            warnings.warn(f"{folder}: {reason}; {HOW_TO_MEASURE}", stacklevel=4)
+            return f"template depth of each spike's unit ({reason})"
         if (folder / "spike_positions.npy").is_file():
             notes.append("no pc_features.npy: depths from spike_positions.npy")
             self._positions_file = _positions_header(folder / "spike_positions.npy", n)
@@ -444,6 +483,38 @@ class KilosortFolder:
         )
         notes.append("no pc_features.npy: spikes placed at their template's depth")
         return "template centre of mass (no pc_features.npy)"
+
+    def _unusable_features(self, reader: PCDepthReader, spikeinterface: bool) -> str | None:
+        """Why the folder's PC features cannot place a spike, or None when they can."""
+        check = check_pc_features(reader.header, reader.channel_index, self._templates)
+        if check.per_channel_whitened:
+            how = " as SpikeInterface's export_to_phy writes them" if spikeinterface else ""
+            return (
+                f"pc_features.npy are whitened per channel{how}: {check.describe()}, so "
+                "their centre of mass cannot follow a spike along the probe"
+            )
+        if spikeinterface:
+            return (
+                "pc_features.npy were computed by SpikeInterface's export_to_phy "
+                "(channel_map_si.npy): its PCA is centred on the mean waveform and has no "
+                "fixed sign, so their centre of mass does not follow a spike along the probe"
+            )
+        return None
+
+
+def _spike_amplitude_definition(negative: float, spikeinterface: bool) -> tuple[str, str]:
+    """Caption and unit of amplitudes taken as the magnitude of ``amplitudes.npy``."""
+    share = "" if not np.isfinite(negative) else f", {100 * negative:.0f}% negative"
+    if spikeinterface:
+        return (
+            "|amplitudes.npy|: magnitude of the signed spike amplitude on the unit's extremum "
+            f"channel that SpikeInterface's export_to_phy writes (µV{share})",
+            "µV",
+        )
+    return (
+        f"|amplitudes.npy|: magnitude of a signed spike amplitude (not a template scaling{share})",
+        "a.u.",
+    )
 
 
 def _check_folder(folder: Path) -> None:

@@ -8,6 +8,10 @@ first-PC feature, negative features counted as zero (as phy and the cortex-lab `
 do). A spike whose weights are all zero has no such depth; the reader lists those spikes so the
 caller can place them at their template's depth.
 
+SpikeInterface's phy export pads ``pc_feature_ind.npy`` with -1 where a unit has fewer
+channels than the widest one (its features there are 0); those slots are ignored. Whether the
+features can carry a depth at all is decided elsewhere (:mod:`driftqc.io.phy_exports`).
+
 ``pc_features.npy`` is ~384 bytes per spike (tens of GB for a long session) and only its
 first PC is needed, so the file is mapped one window of rows at a time and reduced window by
 window, in worker threads (numpy releases the GIL). Memory stays at a few windows whatever
@@ -58,7 +62,12 @@ class PCDepthReader:
         self.header = check_kind(open_npy(folder / "pc_features.npy"), "iuf", "PC features")
         self.ind_path = folder / "pc_feature_ind.npy"
         pc_ind = _check_inputs(self.header, self.ind_path, n_spikes, channel_y)
-        self.local_y = channel_y.astype(np.float32)[pc_ind]  # (n_templates, n_local)
+        #: (n_templates, n_local) channel of each feature slot, -1 for padding
+        self.channel_index = pc_ind
+        padded = pc_ind < 0
+        # (n_templates, n_local) y of each slot; padding slots get weight 0 through local_keep
+        self.local_y = channel_y.astype(np.float32)[np.where(padded, 0, pc_ind)]
+        self.local_keep = (~padded).astype(np.float32) if padded.any() else None
 
     def depths(
         self,
@@ -102,6 +111,7 @@ class PCDepthReader:
         rows = max(1, (chunk_bytes or CHUNK_BYTES) // max(header.row_bytes, 1))
         offsets = range(0, n, rows)
         local_y = self.local_y
+        local_keep = self.local_keep
         label = f"{header.path.parent.name}: depths from {header.path.name}"
 
         with header.path.open("rb") as fh, task(label, n) as progress:
@@ -130,6 +140,7 @@ class PCDepthReader:
                         weights[: end - begin],
                         depths[offset + begin : offset + end],
                         local_y,
+                        local_keep,
                     )
                     if empty is not None:
                         unplaced.append(offset + begin + empty)
@@ -155,14 +166,18 @@ def _reduce_block(
     weights: np.ndarray,
     out: np.ndarray,
     local_y: np.ndarray,
+    local_keep: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Write the depths of one block of spikes into ``out``.
 
-    Returns the indices (into the block) of spikes whose weights are all zero (their depth
-    is NaN), or None when there are none.
+    ``local_keep`` (n_templates, n_local), when given, is 1 for a real channel slot and 0 for
+    padding, so padding slots carry no weight. Returns the indices (into the block) of
+    spikes whose weights are all zero (their depth is NaN), or None when there are none.
     """
     np.maximum(first_pc, 0, out=weights)  # the strided copy out of the mapping
     np.multiply(weights, weights, out=weights)
+    if local_keep is not None:
+        np.multiply(weights, np.take(local_keep, templates, axis=0), out=weights)
     # einsum sums short rows ~3x faster than .sum(1) and, unlike a BLAS product, starts
     # no threads of its own; np.take beats fancy indexing
     total = np.einsum("ij->i", weights)
@@ -195,9 +210,15 @@ def _check_inputs(
         raise SortingFormatError(
             f"{ind_path} should have shape (n_templates, {header.shape[2]}), found {pc_ind.shape}"
         )
-    if pc_ind.size and (pc_ind.min() < 0 or pc_ind.max() >= len(channel_y)):
+    if pc_ind.size and pc_ind.min() < -1:
         raise SortingFormatError(
-            f"{ind_path} names channels {int(pc_ind.min())}..{int(pc_ind.max())} but the "
-            f"probe has {len(channel_y)} channels (0..{len(channel_y) - 1})"
+            f"{ind_path} names channel {int(pc_ind.min())}; channels are 0..{len(channel_y) - 1}, "
+            "with -1 only as padding"
         )
-    return pc_ind
+    if pc_ind.size and pc_ind.max() >= len(channel_y):
+        lowest = int(pc_ind[pc_ind >= 0].min())
+        raise SortingFormatError(
+            f"{ind_path} names channels {lowest}..{int(pc_ind.max())} but the probe has "
+            f"{len(channel_y)} channels (0..{len(channel_y) - 1})"
+        )
+    return pc_ind.astype(np.int64, copy=False)

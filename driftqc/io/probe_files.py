@@ -10,7 +10,7 @@ channels, template depths, shanks from x gaps, the shank of a template or spike)
   one shank, otherwise shanks come from gaps in x (:func:`driftqc.geometry.channel_shanks`).
 * ``templates.npy``: dense (n_templates, n_samples, n_channels) or sparse, as SpikeInterface's
   Phy export writes them: (n_templates, n_samples, k) with ``template_ind.npy`` naming each
-  template's k channels (-1 for padding). Both become dense here.
+  template's k channels (-1 for padding, ignored). Both become dense here.
 """
 
 from __future__ import annotations
@@ -96,6 +96,11 @@ def _densify(
             f"templates.npy, found {index.shape}"
         )
     index = index.astype(np.int64)
+    if index.min(initial=-1) < -1:
+        raise SortingFormatError(
+            f"{index_path} names channel {index.min()}; channels are 0..{n_channels - 1}, "
+            "with -1 only as padding"
+        )
     if index.max(initial=-1) >= n_channels:
         raise SortingFormatError(
             f"{index_path} names channel {index.max()} but the probe has {n_channels} channels"
