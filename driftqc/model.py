@@ -77,15 +77,21 @@ class SessionInfo:
         return self.depth_frame
 
     @property
-    def depth_caption(self) -> str:
-        """What a figure's depths are, for its caption: the frame, and whether drift shows."""
-        caption = f"depth frame: {self.frame_caption}"
+    def provenance_caption(self) -> str:
+        """What a figure's depths and amplitudes are, for its caption.
+
+        The depth frame; a warning when the depths cannot show drift; and, when the folder's
+        amplitudes are signed, that their magnitude is shown.
+        """
+        parts = [f"depth frame: {self.frame_caption}"]
         if not self.drift_measurable:
-            caption += (
-                "; DRIFT NOT MEASURABLE from these depths (each spike at its unit's template "
-                "depth; see the session's notes)"
+            parts.append(
+                "DRIFT NOT MEASURABLE from these depths: each spike at its unit's template depth "
+                "(see the session's notes for how to measure it)"
             )
-        return caption
+        if self.amplitude_definition.startswith("|"):
+            parts.append("amplitudes: magnitude of the signed amplitudes.npy")
+        return "; ".join(parts)
 
     def to_dict(self) -> dict[str, object]:
         """Return the provenance as plain JSON-serialisable values."""

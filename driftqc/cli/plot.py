@@ -23,6 +23,7 @@ from driftqc.cli.common import (
     matplotlib_formats,
 )
 from driftqc.errors import OptionError
+from driftqc.model import SessionInfo
 from driftqc.options import DENSITY_STATISTICS, RENDER, RENDERS
 
 MAX_DPI = 1200  # a 10 × 7.5 inch figure: 12 000 × 9 000 pixels
@@ -87,17 +88,23 @@ def run(args: argparse.Namespace) -> int:
     with flag_names(), reporting(True if verbose else getattr(args, "progress", None)):
         say(f"driftqc plot: reading {args.sorter_dir}")
         if args.render == "density" and _is_kilosort_folder(args.sorter_dir):
-            caption = _streamed_density(args, figure, say)
+            caption, info = _streamed_density(args, figure, say)
         else:
-            caption = _in_memory(args, figure, say)
+            caption, info = _in_memory(args, figure, say)
     say(f"driftqc plot: writing {args.output}")
     with atomic_output(args.output) as tmp:
         figure.savefig(tmp, dpi=args.dpi, format=fmt)
     print(f"{args.output}: {caption}")
+    if not info.drift_measurable:
+        from driftqc.io.phy_exports import HOW_TO_MEASURE
+
+        print(f"driftqc plot: {info.name}: {HOW_TO_MEASURE}", file=sys.stderr)
     return 0
 
 
-def _in_memory(args: argparse.Namespace, figure: object, say: Callable[[str], None]) -> str:
+def _in_memory(
+    args: argparse.Namespace, figure: object, say: Callable[[str], None]
+) -> tuple[str, SessionInfo]:
     from driftqc.io import load_sorting
     from driftqc.plotting import plot_drift_map
     from driftqc.selection import select_spikes
@@ -117,10 +124,12 @@ def _in_memory(args: argparse.Namespace, figure: object, say: Callable[[str], No
         render=args.render,
         density_statistic=args.density_statistic,
     )
-    return selection.caption
+    return selection.caption, selection.kept.info
 
 
-def _streamed_density(args: argparse.Namespace, figure: object, say: Callable[[str], None]) -> str:
+def _streamed_density(
+    args: argparse.Namespace, figure: object, say: Callable[[str], None]
+) -> tuple[str, SessionInfo]:
     """Whole-session density map read in chunks: bounded memory for any session size."""
     from driftqc.metrics.streaming import summarise_session
     from driftqc.plotting.drift_map import plot_density_summary
@@ -137,7 +146,7 @@ def _streamed_density(args: argparse.Namespace, figure: object, say: Callable[[s
     )
     say(f"{summary.info.name}: {summary.n_kept:,} of {summary.n_total:,} spikes kept (all binned)")
     plot_density_summary(summary, histogram=args.histogram, title=args.title, figure=figure)
-    return summary.caption
+    return summary.caption, summary.info
 
 
 def _is_kilosort_folder(folder: Path) -> bool:

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
 from driftqc.errors import OptionError
+from driftqc.io.phy_exports import HOW_TO_MEASURE
 
 STATUSES = ("pass", "warn", "fail")
 UNMEASURABLE = "unmeasurable"
@@ -133,10 +134,7 @@ def qc_flags(
     verdict = _Verdict()
     if values.get("drift_measurable") is False:
         verdict.status = UNMEASURABLE
-        verdict.reasons.append(
-            "drift is not measurable from this session's depths (each spike placed at its "
-            "unit's template depth)"
-        )
+        verdict.reasons.append(HOW_TO_MEASURE)
     else:
         _judge_trace(values, levels, verdict)
     shift = _number(values.get("between_session_shift_um"))

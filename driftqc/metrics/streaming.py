@@ -82,7 +82,7 @@ class StreamedSummary:
         parts += list(self.filters)
         if self.n_outside:
             parts.append(f"{self.n_outside:,} outside the probe's depth range not drawn")
-        parts.append(self.info.depth_caption)
+        parts.append(self.info.provenance_caption)
         return "; ".join(parts)
 
 

@@ -115,7 +115,7 @@ class Selection:
         parts = [
             f"{info.name}: {len(self.shown):,} of {self.n_total:,} spikes shown",
             *self.filters,
-            info.depth_caption,
+            info.provenance_caption,
         ]
         return "; ".join(parts)
 

@@ -94,3 +94,27 @@ def test_the_sorters_own_trace_is_judged_as_raw_motion_without_a_spike_count():
     assert not any("number of spikes" in r for r in verdict["reasons"])
     # a 30 µm jump in the raw frame, uncorrected, is beyond the step's fail level
     assert verdict["status"] == "fail"
+
+
+def test_a_spikeinterface_export_is_unmeasurable_never_pass(tmp_path):
+    # a real SpikeInterface export_to_phy folder (default, per-channel whitened PCs) of a
+    # recording with a 30 µm step: its depths cannot show the step, and the verdict says so
+    folder = DATA / "si_export_step50"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sorting = load_sorting(folder)
+    assert sorting.info.sorter == "phy" and sorting.info.depth_frame == "unknown"
+    assert not sorting.info.drift_measurable
+    selection = select_spikes(sorting, frame="raw")  # the user declares the frame
+    assert "DRIFT NOT MEASURABLE" in selection.caption
+    assert "magnitude" in selection.caption
+    assert (selection.kept.amplitudes >= 0).all()
+    result = session_drift_qc(selection, options=DriftQCOptions(bin_s=5.0, min_spikes_per_bin=20))
+    flags = result.record["flags"]["all"]
+    assert flags["status"] == "unmeasurable"
+    assert any("spike_locations" in reason for reason in flags["reasons"])
+    row = drift_qc_table({"si": result.record}).iloc[0]
+    assert row["drift_qc"] == "unmeasurable" and not row["drift_measurable"]
+    # a between-session shift beyond its fail level still fails the session
+    failing = qc_flags({"drift_measurable": False, "between_session_shift_um": 80.0})
+    assert failing["status"] == "fail"
