@@ -76,21 +76,20 @@ def make_probe():
     return probe
 
 
-def displacement(spec, t):
+def displacement(spec, t, duration):
+    """Rigid displacement (µm, + = towards larger y) at times ``t`` (s), without the offset."""
     kind, *v = spec.split(":")
     v = [float(a) for a in v]
     t = np.asarray(t, dtype=float)
     if kind == "none":
         return np.zeros_like(t)
     if kind == "step":
-        return np.where(t >= v[0] * DURATION[0], v[1], 0.0)
+        return np.where(t >= v[0] * duration, v[1], 0.0)
     if kind == "zigzag":
         phase = np.mod(t / v[0] + 0.25, 1.0)
         return v[1] * (2.0 * (1.0 - np.abs(2.0 * phase - 1.0)) - 1.0)
     raise ValueError(spec)
 
-
-DURATION = [60.0]  # set per case (used by the step spec)
 
 
 def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_binary=True):
@@ -98,12 +97,11 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
     from spikeinterface.exporters import export_to_phy
     from spikeinterface.generation import generate_drifting_recording
 
-    DURATION[0] = duration
     t0 = time.time()
     probe = make_probe()
     n_t = int(np.ceil(duration * DFS))
     t_grid = np.arange(n_t) / DFS
-    drift = displacement(spec, t_grid)
+    drift = displacement(spec, t_grid, duration)
     total = drift + offset_um
     steps_y = np.unique(np.round(total / STEP_UM) * STEP_UM)
     steps = np.c_[np.zeros_like(steps_y), steps_y]
@@ -149,8 +147,8 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
         offset_um=np.float64(offset_um),
         channel_x_um=probe.contact_positions[:, 0].astype(np.float32),
         channel_y_um=probe.contact_positions[:, 1].astype(np.float32),
-        displacement_t_s=t01, displacement_um=displacement(spec, t01).astype(np.float32),
-        total_displacement_um=(displacement(spec, t01) + offset_um).astype(np.float32),
+        displacement_t_s=t01, displacement_um=displacement(spec, t01, duration).astype(np.float32),
+        total_displacement_um=(displacement(spec, t01, duration) + offset_um).astype(np.float32),
         batch_size=np.int64(BATCH_S * FS),
         batch_start_s=np.arange(n_b) * BATCH_S,
         batch_displacement_um=(batch - offset_um).astype(np.float32),

@@ -8,10 +8,9 @@ them. This script localises the same spikes the way SpikeInterface's motion pipe
 (``localize_peaks(method="monopolar_triangulation")``, default options) and saves plain arrays
 the drift-trace benchmark reads:
 
-* ``gt``: the ground-truth spikes (times from ``ground_truth.npz``, peak channel = the unit's
-  extremum channel on its average template, amplitude = ``spike_amplitudes``);
-* ``peaks``: peaks detected on the recording (``detect_peaks(method="locally_exclusive")``,
-  default options), i.e. what a motion estimator sees without any sorting.
+the ground-truth spikes (times from ``ground_truth.npz``, peak channel = the unit's extremum
+channel on its average template, amplitude = ``spike_amplitudes``). (Peak detection with
+``locally_exclusive`` needs numba, which the SpikeInterface venv does not have.)
 
 It also simulates the two off-centre steps (``step25``, ``step75``: +30 µm at 25 % / 75 % of
 the 60-s session) with ``make_si_cases.make_case`` (same seed, units and probe as ``step50``).
@@ -22,8 +21,8 @@ Run from the repository root with the SpikeInterface venv (see ``make_si_cases.p
 
 Outputs (git-ignored scratch)::
 
-    benchmarks/_data/validation/trace_si/<case>/spikes_<gt|peaks>.npz
-        times_s, depth_um, x_um, amplitude, unit (-1 for detected peaks), sample_index,
+    benchmarks/_data/validation/trace_si/<case>/spikes_gt.npz
+        times_s, depth_um, x_um, amplitude, unit, sample_index,
         channel_index
     benchmarks/_data/validation/trace_si/<case>/source   path of the case folder used
 """
@@ -42,7 +41,10 @@ SI_ROOT = ROOT / "benchmarks" / "_data" / "validation" / "si"
 OUT_ROOT = ROOT / "benchmarks" / "_data" / "validation" / "trace_si"
 JOB_KWARGS = dict(n_jobs=1, chunk_duration="1s", progress_bar=False)
 EXISTING = ("stable", "step50", "zigzag15", "shift25", "other_units")
-NEW = {"step25": (42, 60.0, 20, "step:0.25:30", 0.0), "step75": (42, 60.0, 20, "step:0.75:30", 0.0)}
+NEW = {
+    "step25": (42, 60.0, 20, "step:0.25:30", 0.0),
+    "step75": (42, 60.0, 20, "step:0.75:30", 0.0),
+}
 
 
 def case_folder(name: str) -> Path:
@@ -61,7 +63,6 @@ def case_folder(name: str) -> Path:
 def localise(name: str) -> None:
     import spikeinterface.core as si
     from spikeinterface.core.base import base_peak_dtype
-    from spikeinterface.sortingcomponents.peak_detection import detect_peaks
     from spikeinterface.sortingcomponents.peak_localization import localize_peaks
 
     t0 = time.time()
@@ -80,8 +81,7 @@ def localise(name: str) -> None:
     gt["channel_index"] = extremum[units]
     amps = np.load(folder / "analyzer" / "extensions" / "spike_amplitudes" / "amplitudes.npy")
     gt["amplitude"] = amps
-    peaks = detect_peaks(recording, method="locally_exclusive", job_kwargs=JOB_KWARGS)
-    for label, vector, unit in (("gt", gt, units), ("peaks", peaks, None)):
+    for label, vector, unit in (("gt", gt, units),):
         loc = localize_peaks(
             recording, vector, method="monopolar_triangulation", job_kwargs=JOB_KWARGS
         )
@@ -91,7 +91,7 @@ def localise(name: str) -> None:
             depth_um=loc["y"].astype(np.float64),
             x_um=loc["x"].astype(np.float64),
             amplitude=np.abs(vector["amplitude"]).astype(np.float64),
-            unit=np.full(len(vector), -1) if unit is None else unit,
+            unit=unit,
             sample_index=vector["sample_index"],
             channel_index=vector["channel_index"],
         )
