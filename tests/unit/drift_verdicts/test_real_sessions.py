@@ -118,3 +118,15 @@ def test_a_spikeinterface_export_is_unmeasurable_never_pass(tmp_path):
     # a between-session shift beyond its fail level still fails the session
     failing = qc_flags({"drift_measurable": False, "between_session_shift_um": 80.0})
     assert failing["status"] == "fail"
+
+
+@pytest.mark.parametrize("case", ["stable", "shift25"])
+def test_a_session_without_drift_passes(case):
+    path = _case(case)
+    assert _true_motion_ptp(path) == 0.0  # a constant shift is not within-session drift
+    _, result = _qc(path)
+    flags = result.record["flags"]["all"]
+    assert flags == {"status": "pass", "reasons": []}
+    inputs = result.record["verdict_inputs"]["all"]
+    assert inputs["raw_frame_peak_to_peak_um"] <= 2.0
+    assert result.record["trace"]["all"]["peak_to_peak_um"] <= 2.0
