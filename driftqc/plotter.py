@@ -316,7 +316,17 @@ class DriftPlotter:
             verbose=verbose,
         )
         from driftqc.interactive import DriftmapPlotWidget
+        from driftqc.interactive.sources import sorting_source
 
+        options = SelectionOptions(
+            decimate=decimate,
+            exclude_noise=exclude_noise,
+            filter_amplitude_mode=filter_amplitude_mode,
+            filter_amplitude_values=filter_amplitude_values,  # type: ignore[arg-type]
+            good_units_only=good_units_only,
+            estimate_rule=estimate_rule,
+            frame=frame,
+        )
         return DriftmapPlotWidget(
             selection,
             templates=self._sorting.templates,
@@ -324,4 +334,5 @@ class DriftPlotter:
             channel_shanks=self._sorting.channel_shanks,
             title=title,
             style=style,
+            source=sorting_source(self._sorting, options),
         )

@@ -1,7 +1,14 @@
 """``driftqc view``: open one or several sessions in the interactive multi-session viewer.
 
 Each folder becomes one panel (a :class:`driftqc.interactive.DriftmapPlotWidget` with the
-same selection options as ``driftqc plot``); panels share one depth axis. With
+same selection options as ``driftqc plot``), or one panel per shank with ``--shank each``;
+panels share one depth axis and, unless ``--no-shared-scale``, one amplitude grey scale
+(the workflow's shared range, when the sessions' amplitude units agree). ``--frame`` picks
+the depth frame to open in (the panel's toggle switches it later), ``--shank N`` one shank,
+``--chunked`` reads Kilosort folders chunk by chunk (sessions too large to read whole),
+``--link-time`` links the time axes too. The default ``--decimate estimate`` (and ``off``)
+gives level of detail (every spike at every zoom); ``--decimate N`` draws a fixed 1 in N as
+driftplots did. With
 ``--screenshot FILE`` nothing is shown: the viewer is rendered offscreen to an image and the
 command exits, which works on machines without a display (clusters, CI). Without it, on a
 Linux machine with no display (neither ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set, and no
@@ -9,8 +16,10 @@ non-X ``QT_QPA_PLATFORM`` chosen) the command stops with a message suggesting
 ``--screenshot`` instead of letting Qt abort.
 
 Options are checked before any session is read: ``--grid``, ``--size`` (positive), the
-selection options, and ``--screenshot`` (its folder must exist, its extension must be an image
-format Qt writes). The screenshot is written to a temporary file and renamed into place.
+selection options, ``--frame``, ``--shank`` (a whole number or ``each``), and ``--screenshot``
+(its folder must exist, its extension must be an image format Qt writes); a ``--shank`` a
+session's probe lacks is an error naming the valid shanks. The screenshot is written to a
+temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -71,7 +80,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="size of one panel in pixels, both positive (default 700 820)",
     )
     add_selection_options(parser)
+    group = parser.add_argument_group("viewer")
+    group.add_argument(
+        "--shared-scale",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="shade every panel on one shared amplitude range when the sessions' amplitude "
+        "units agree (default on)",
+    )
+    group.add_argument(
+        "--shank",
+        type=_shank,
+        default=None,
+        metavar="N|each",
+        help="show only shank N, or one panel per shank ('each') on multi-shank probes",
+    )
+    group.add_argument(
+        "--link-time", action="store_true", help="link the panels' time axes as well"
+    )
+    group.add_argument(
+        "--chunked",
+        action="store_true",
+        help="read Kilosort folders chunk by chunk (for sessions too large to read whole)",
+    )
     parser.set_defaults(handler=run)
+
+
+def _shank(value: str) -> int | str:
+    if value == "each":
+        return value
+    try:
+        shank = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: give a shank number or 'each'") from None
+    if shank < 0:
+        raise argparse.ArgumentTypeError(f"{value!r}: shanks are numbered from 0")
+    return shank
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,41 +139,42 @@ def run(args: argparse.Namespace) -> int:
     from driftqc.interactive._qt import QtCore, QtGui
     from driftqc.interactive.grid import grid_shape
 
-    try:
-        grid_shape(len(args.sorter_dirs), args.grid)
-    except ValueError as exc:
-        raise OptionError(f"--grid: {exc}") from None
+    if args.shank != "each":  # with one panel per shank, checked once the shanks are known
+        try:
+            grid_shape(len(args.sorter_dirs), args.grid)
+        except ValueError as exc:
+            raise OptionError(f"--grid: {exc}") from None
     fmt = None
     if args.screenshot is not None:
         formats = {bytes(f).decode().lower() for f in QtGui.QImageWriter.supportedImageFormats()}
         fmt = check_output_file(args.screenshot, "--screenshot", formats, "Qt")
 
-    from driftqc.interactive import DriftmapPlotWidget
-    from driftqc.io import load_sorting
-    from driftqc.selection import select_spikes
-
     app = ensure_app()
     panels = []
     with flag_names(), _without_offscreen_notice():
         for folder in args.sorter_dirs:
-            sorting = load_sorting(folder, version=args.ks_version)  # reading: Ctrl-C at once
-            # what DriftPlotter.drift_map_plot_interactive does, with the options checked once
-            selection = select_spikes(sorting, options=args.selection_options)
-            with _deferred_interrupt(app) as check_interrupt:
-                panel = DriftmapPlotWidget(
-                    selection,
-                    templates=sorting.templates,
-                    channel_positions=sorting.channel_positions,
-                    channel_shanks=sorting.channel_shanks,
-                    title=True,
-                    style=args.map_style,
-                )
-            check_interrupt()
-            print(f"{folder}: {panel.selection.caption}")
-            panels.append(panel)
+            source = _open(folder, args)  # reading: Ctrl-C at once
+            selection = source.select(args.frame)
+            for shank in _shanks(args.shank, source, folder):
+                with _deferred_interrupt(app) as check_interrupt:
+                    panel = _panel(source, selection, shank, args)
+                check_interrupt()
+                print(f"{folder}: {panel.caption_label.text()}")
+                panels.append(panel)
+    try:
+        grid_shape(len(panels), args.grid)
+    except ValueError as exc:  # --shank each makes more panels than folders
+        raise OptionError(f"--grid: {exc}") from None
     with _deferred_interrupt(app) as check_interrupt, _without_offscreen_notice():
         width, height = args.size
-        widget = MultiSessionDriftmapWidget(panels, grid=args.grid, width=width, height=height)
+        widget = MultiSessionDriftmapWidget(
+            panels,
+            grid=args.grid,
+            width=width,
+            height=height,
+            shared_scale=args.shared_scale,
+            link_time=args.link_time,
+        )
         check_interrupt()
         if args.screenshot is None:
             # said from inside the event loop, once the window is up
@@ -138,6 +183,53 @@ def run(args: argparse.Namespace) -> int:
             check_interrupt()
             return 0
         return _screenshot(app, widget, args.screenshot, fmt)
+
+
+def _open(folder: Path, args: argparse.Namespace) -> Any:
+    """Open a session as a panel source: in memory, or chunk by chunk with ``--chunked``."""
+    from driftqc.interactive.sources import folder_source, sorting_source
+    from driftqc.io import load_sorting
+
+    if args.chunked:
+        return folder_source(folder, args.selection_options, version=args.ks_version)
+    sorting = load_sorting(folder, version=args.ks_version)
+    return sorting_source(sorting, args.selection_options)
+
+
+def _shanks(wanted: int | str | None, source: Any, folder: Path) -> list[int | None]:
+    """Return the shanks to make panels of: all together, one, or each (``--shank``)."""
+    from driftqc.errors import OptionError
+
+    probe = sorted(int(s) for s in set(source.channel_shanks.tolist()))
+    if wanted is None:
+        return [None]
+    if wanted == "each":
+        return list(probe) if len(probe) > 1 else [None]
+    if wanted not in probe:
+        valid = ", ".join(map(str, probe))
+        raise OptionError(
+            f"--shank {wanted}: {folder} has no shank {wanted}; valid shanks: {valid}"
+        )
+    return [int(wanted)]
+
+
+def _panel(source: Any, selection: Any, shank: int | None, args: argparse.Namespace) -> Any:
+    from driftqc.interactive import DriftmapPlotWidget
+
+    title = f"Drift map: {source.name}" + ("" if shank is None else f", shank {shank}")
+    # an explicit --decimate N keeps driftplots' fixed thinning; otherwise level of detail
+    fixed = isinstance(args.decimate, int) and not isinstance(args.decimate, bool)
+    return DriftmapPlotWidget(
+        selection,
+        templates=source.templates,
+        channel_positions=source.channel_positions,
+        channel_shanks=source.channel_shanks,
+        title=title,
+        style=args.map_style,
+        lod=not (fixed and args.decimate > 1),
+        source=source,
+        shank=shank,
+    )
 
 
 def _screenshot(app: Any, widget: Any, path: Path, fmt: str | None) -> int:

@@ -6,7 +6,8 @@ A drift map draws up to millions of spikes in ~20 grey levels. pyqtgraph's
 10⁶ points here, see ``benchmarks/bench_viewer.py``). :class:`BinScatterItem` is the
 equivalent for the uniform case: one brush, one pre-rendered disc, points kept sorted by x so
 that painting only touches the visible time window, and a single
-``QPainter.drawPixmapFragments`` call, as ``ScatterPlotItem`` itself paints. Building it is a
+``QPainter.drawPixmapFragments`` call, as ``ScatterPlotItem`` itself paints. Building it, or
+giving it new points (:meth:`BinScatterItem.setData`, as the viewer does for each window), is a
 copy of two arrays.
 """
 
@@ -33,21 +34,42 @@ class BinScatterItem(pg.GraphicsObject):
 
     def __init__(self, x: np.ndarray, y: np.ndarray, color: object, size: float) -> None:
         super().__init__()
-        x = np.asarray(x, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        if x.shape != y.shape or x.ndim != 1:
-            raise ValueError(f"x {x.shape} and y {y.shape} must be 1-D of equal length")
-        order = np.argsort(x, kind="stable")
-        self._x = x[order]
-        self._y = y[order]
         self._color = pg.mkColor(color)
         self._size = float(size)
         self._pixmaps: dict[float, QtGui.QPixmap] = {}
         self._fragments = PrimitiveArray(QtGui.QPainter.PixmapFragment, 10)
+        self._x = self._y = np.zeros(0)
+        self._bounds = ((0.0, 0.0), (0.0, 0.0))
+        self._store(x, y, presorted=False)
+
+    def setData(self, x: np.ndarray, y: np.ndarray, *, presorted: bool = False) -> None:  # noqa: N802 - pyqtgraph's name
+        """Replace the points.
+
+        Parameters
+        ----------
+        x, y
+            (n,) point coordinates (data units).
+        presorted
+            The caller guarantees ``x`` is sorted (ascending): no sort is done.
+        """
+        self.prepareGeometryChange()
+        self._store(x, y, presorted=presorted)
+        self.informViewBoundsChanged()
+        self.update()
+
+    def _store(self, x: np.ndarray, y: np.ndarray, *, presorted: bool) -> None:
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if x.shape != y.shape or x.ndim != 1:
+            raise ValueError(f"x {x.shape} and y {y.shape} must be 1-D of equal length")
+        if not presorted:
+            order = np.argsort(x, kind="stable")
+            x, y = x[order], y[order]
+        self._x, self._y = x, y
         if len(x):
             self._bounds = (
-                (float(self._x[0]), float(self._x[-1])),
-                (float(np.min(self._y)), float(np.max(self._y))),
+                (float(x[0]), float(x[-1])),
+                (float(np.min(y)), float(np.max(y))),
             )
         else:
             self._bounds = ((0.0, 0.0), (0.0, 0.0))

@@ -1,9 +1,12 @@
 """The side panel of the drift-map viewer: the clicked spike's template as a heat map.
 
 Rows are the channels of the unit's shank ordered by depth (bottom = smallest y, as on the
-drift map), columns are samples (:mod:`driftqc.interactive.heatmap` prepares the array).
-Colours are a blue–white–red diverging map; by default the limits are symmetric around zero
-(white = 0) and follow the template, or the user fixes them to compare templates on one scale.
+drift map), each labelled with its position on the probe, ``y (x)`` in µm, so two channels
+of one row (same y, different x) are told apart; columns are time in ms from the template's
+first sample (:mod:`driftqc.interactive.heatmap` prepares the array). Colours are a
+blue–white–red diverging map with its colour bar; by default the limits are symmetric around
+zero (white = 0) and follow the template, or the user fixes them to compare templates on one
+scale. The drift-map panel keeps this panel hidden until a spike is first clicked.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class TemplatePanel(QtWidgets.QWidget):
         (n_channels,) shank of each channel.
     parent
         Parent widget.
+    sample_rate
+        Sampling rate in Hz, for the time axis in ms (None: the axis counts samples).
 
     Attributes
     ----------
@@ -43,6 +48,10 @@ class TemplatePanel(QtWidgets.QWidget):
         The pyqtgraph plot holding the image.
     image_item
         The heat-map image (row-major: rows = channels, columns = samples).
+    colour_bar
+        The colour bar of the image's values.
+    row_labels
+        The left axis' labels, ``"y (x)"`` in µm, bottom row first.
     radio_active, radio_all
         Choose the active channels or all channels of the shank.
     fix_limits, low_spin, high_spin
@@ -55,8 +64,12 @@ class TemplatePanel(QtWidgets.QWidget):
         channel_positions: np.ndarray,
         channel_shanks: np.ndarray,
         parent: QtWidgets.QWidget | None = None,
+        *,
+        sample_rate: float | None = None,
     ) -> None:
         super().__init__(parent)
+        self._ms_per_sample = 1000.0 / sample_rate if sample_rate else None
+        self.row_labels: list[str] = []
         self._templates = templates
         self._positions = np.asarray(channel_positions)
         self._shanks = np.asarray(channel_shanks)
@@ -67,8 +80,9 @@ class TemplatePanel(QtWidgets.QWidget):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setBackground("w")
         self.plot_item = self.graphics.addPlot()
-        self.plot_item.setLabel("bottom", "Sample")
-        self.plot_item.setLabel("left", "Channel depth (µm)")
+        time_label = "Time (ms)" if self._ms_per_sample else "Sample"
+        self.plot_item.setLabel("bottom", time_label)
+        self.plot_item.setLabel("left", "Channel y (x) (µm)")
         for axis in ("left", "bottom"):
             self.plot_item.getAxis(axis).setTextPen("k")
             self.plot_item.getAxis(axis).setPen("k")
@@ -78,6 +92,10 @@ class TemplatePanel(QtWidgets.QWidget):
         self.image_item = pg.ImageItem(axisOrder="row-major")
         self.image_item.setColorMap(_DIVERGING)
         self.plot_item.addItem(self.image_item)
+        self.colour_bar = pg.ColorBarItem(
+            values=(-1.0, 1.0), colorMap=_DIVERGING, interactive=False, width=12
+        )
+        self.colour_bar.setImageItem(self.image_item, insert_in=self.plot_item)
 
         self.radio_active = QtWidgets.QRadioButton("Active channels")
         self.radio_all = QtWidgets.QRadioButton("All channels of the shank")
@@ -138,12 +156,15 @@ class TemplatePanel(QtWidgets.QWidget):
         n_rows = max(heat.n_rows, 1)
         values = heat.values if heat.n_rows else np.zeros((1, heat.n_samples))
         self.image_item.setImage(values, autoLevels=False)
-        self.image_item.setRect(QtCore.QRectF(0, 0, heat.n_samples, n_rows))
+        width = heat.n_samples * (self._ms_per_sample or 1.0)
+        self.image_item.setRect(QtCore.QRectF(0, 0, width, n_rows))
         self._apply_levels()
+        xs = self._positions[heat.channels, 0]
+        self.row_labels = [f"{y:.0f} ({x:.0f})" for y, x in zip(heat.depths, xs, strict=True)]
         step = max(1, int(np.ceil(heat.n_rows / _MAX_TICKS)))
-        ticks = [(i + 0.5, f"{heat.depths[i]:.0f}") for i in range(0, heat.n_rows, step)]
+        ticks = [(i + 0.5, self.row_labels[i]) for i in range(0, heat.n_rows, step)]
         self.plot_item.getAxis("left").setTicks([ticks, []])
-        self.plot_item.setXRange(0, heat.n_samples, padding=0)
+        self.plot_item.setXRange(0, width, padding=0)
         self.plot_item.setYRange(0, n_rows, padding=0)
         what = "active ch." if heat.mode == "active" else "ch."
         title = f"Template {heat.template}<br>shank {heat.shank}, {heat.n_rows} {what}"
@@ -167,6 +188,7 @@ class TemplatePanel(QtWidgets.QWidget):
                 spin.setValue(value)
                 spin.blockSignals(False)
         self.image_item.setLevels((low, high))
+        self.colour_bar.setLevels((low, high))
 
     def _on_fix_toggled(self, checked: bool) -> None:
         self.low_spin.setEnabled(checked)

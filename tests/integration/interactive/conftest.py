@@ -46,18 +46,41 @@ def show(qtbot):
 
 
 def scene_pos(widget, index):
-    """Scene position of spike ``index`` of the widget's shown spikes."""
+    """Scene position of spike ``index`` of the widget's spikes."""
     from PySide6.QtCore import QPointF
 
-    shown = widget.selection.shown
+    spikes = widget.spikes
     return widget.view_box.mapViewToScene(
-        QPointF(float(shown.times[index]), float(shown.depths[index]))
+        QPointF(float(spikes.times[index]), float(spikes.depths[index]))
     )
 
 
+def drawn_points(widget):
+    """(time, depth, grey bin) of every point the widget's grey-bin items draw, sorted."""
+    rows = [
+        np.column_stack([*item.getData(), np.full(len(item), item.bin)])
+        for item in widget.bin_items
+    ]
+    rows = np.concatenate(rows) if rows else np.zeros((0, 3))
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def spike_points(spikes, index, bins):
+    """(time, depth, grey bin) rows of some spikes, sorted as :func:`drawn_points`."""
+    rows = np.column_stack([spikes.times[index], spikes.depths[index].astype(np.float64), bins])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
+def settle(widget, qtbot):
+    """Let the widget's deferred redraw (after a range change) run."""
+    qtbot.wait(5)
+    widget.update_view()
+
+
 def isolated_spike(widget, min_px=3.0, seed=0):
-    """A shown spike in view whose nearest other drawn spike is at least ``min_px`` pixels away."""
-    shown = widget.selection.shown
+    """A drawn spike in view whose nearest other drawn spike is at least ``min_px`` pixels away."""
+    widget.update_view()  # the window's points, drawn now rather than after the next event
+    shown = widget.spikes
     px_w, px_h = widget.view_box.viewPixelSize()
     (x0, x1), (y0, y1) = widget.view_box.viewRange()
     x = np.asarray(shown.times) / px_w
@@ -110,3 +133,47 @@ def _flush_deleted_widgets(request):
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
     gc.collect()
+
+
+def big_session(n_spikes=600_000, duration=600.0, n_units=8, unit="µV", seed=0):
+    """A long in-memory session (no folder): ``(selection, geometry keywords)``.
+
+    Units sit 400 µm apart on one 16-channel shank; times are uniform, amplitudes lognormal.
+    Built with numpy in well under a second, so a test can have a "big" session with a small
+    point budget.
+    """
+    from driftqc.model import SessionInfo, SpikeTable
+    from driftqc.selection import select_spikes
+
+    rng = np.random.default_rng(seed)
+    templates = rng.integers(0, n_units, n_spikes).astype(np.int32)
+    info = SessionInfo(
+        name="big",
+        path=None,
+        sorter="kilosort4",
+        sample_rate=30_000.0,
+        amplitude_unit=unit,
+        amplitude_definition="synthetic",
+        depth_estimator="synthetic",
+        depth_frame="registered",
+    )
+    table = SpikeTable(
+        times=np.sort(rng.uniform(0.0, duration, n_spikes)),
+        amplitudes=rng.lognormal(3.0, 0.5, n_spikes).astype(np.float32),
+        depths=(templates * 400.0 + rng.normal(0.0, 40.0, n_spikes)).astype(np.float32),
+        templates=templates,
+        clusters=templates,
+        info=info,
+        cluster_labels={u: ("good" if u % 2 else "mua") for u in range(n_units)},
+    )
+    n_channels = 16
+    positions = np.column_stack([np.tile([11.0, 43.0], 8), np.repeat(np.arange(8) * 400.0, 2)])
+    waveforms = np.zeros((n_units, 20, n_channels), dtype=np.float32)
+    for u in range(n_units):
+        waveforms[u, 5:8, 2 * u] = [-4.0, -8.0, 3.0]
+    geometry = {
+        "templates": waveforms,
+        "channel_positions": positions,
+        "channel_shanks": np.zeros(n_channels, dtype=np.int32),
+    }
+    return select_spikes(table), geometry

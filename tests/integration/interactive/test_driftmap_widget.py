@@ -8,7 +8,13 @@ import pytest
 from driftqc.errors import OptionError
 from driftqc.interactive import DriftmapPlotWidget
 from driftqc.views.shading import LIGHTEST_GREY
-from tests.integration.interactive.conftest import isolated_spike, left_click_event, scene_pos
+from tests.integration.interactive.conftest import (
+    drawn_points,
+    isolated_spike,
+    left_click_event,
+    scene_pos,
+    spike_points,
+)
 
 N_BINS = 7
 
@@ -21,47 +27,71 @@ def _expected_bins_log2(kept_amplitudes, amplitudes, n_bins):
     return np.clip(np.floor(position), 0, n_bins - 1).astype(int)
 
 
-def test_points_drawn_are_the_selected_spikes_in_their_grey_bins(ks4_plotter, show):
+def test_points_drawn_are_the_kept_spikes_in_their_grey_bins(ks4_plotter, show):
+    # level of detail (default): a whole view under the point budget draws every kept spike,
+    # whatever the build-time decimation
     widget = show(
         ks4_plotter.drift_map_plot_interactive(
             decimate=3, amplitude_cmap_scaling="log2", n_color_bins=N_BINS
         )
     )
     selection = ks4_plotter.select(decimate=3)
-    shown = selection.shown
-    assert len(shown) < len(selection.kept)  # decimation really happened
-    expected_bins = _expected_bins_log2(selection.kept.amplitudes, shown.amplitudes, N_BINS)
+    kept = selection.kept
+    assert len(selection.shown) < len(kept)  # decimation really happened
+    expected_bins = _expected_bins_log2(kept.amplitudes, kept.amplitudes, N_BINS)
     greys = np.linspace(LIGHTEST_GREY, 0.0, N_BINS)
-
-    drawn = []
     assert 1 < len(widget.bin_items) <= N_BINS
     for item in widget.bin_items:
-        x, y = item.getData()
         colour = item.color
-        grey = colour.redF()
         assert colour.redF() == colour.greenF() == colour.blueF()
-        (bin_index,) = np.flatnonzero(np.isclose(greys, grey, atol=1 / 255))
-        drawn.append(np.column_stack([x, y, np.full(len(x), bin_index)]))
-    drawn = np.concatenate(drawn)
-    expected = np.column_stack([shown.times, shown.depths.astype(np.float64), expected_bins])
-    assert len(drawn) == len(expected)
-    order_drawn = np.lexsort(drawn.T[::-1])
-    order_expected = np.lexsort(expected.T[::-1])
-    np.testing.assert_array_equal(drawn[order_drawn], expected[order_expected])
+        assert colour.redF() == pytest.approx(greys[item.bin], abs=1 / 255)
+    np.testing.assert_array_equal(
+        drawn_points(widget), spike_points(kept, slice(None), expected_bins)
+    )
+    assert widget.view.mode == "all"
+    assert f"all {len(kept):,} spikes in view" in widget.caption_label.text()
     # darker bins are stacked above lighter ones, like the matplotlib map
     z = [item.zValue() for item in widget.bin_items]
     assert z == sorted(z)
 
 
+def test_without_lod_exactly_the_decimated_spikes_are_drawn(ks4_plotter, show):
+    selection = ks4_plotter.select(decimate=3)
+    sorting = ks4_plotter.sorting
+    widget = show(
+        DriftmapPlotWidget(
+            selection,
+            sorting.templates,
+            sorting.channel_positions,
+            sorting.channel_shanks,
+            amplitude_cmap_scaling="log2",
+            n_color_bins=N_BINS,
+            lod=False,
+        )
+    )
+    shown = selection.shown
+    expected_bins = _expected_bins_log2(selection.kept.amplitudes, shown.amplitudes, N_BINS)
+    np.testing.assert_array_equal(
+        drawn_points(widget), spike_points(shown, slice(None), expected_bins)
+    )
+    widget.view_box.setXRange(10, 20, padding=0)
+    widget.update_view()
+    assert len(drawn_points(widget)) == len(shown)  # fixed at build time
+
+
 def test_title_axis_labels_and_caption(ks4_plotter, show):
     widget = show(ks4_plotter.drift_map_plot_interactive(title=True))
     name = ks4_plotter.sorting.info.name
-    assert name in widget.plot_item.titleLabel.text
+    assert name in widget.title_label.text
     assert widget.plot_item.getAxis("bottom").labelText == "Time (s)"
     assert widget.plot_item.getAxis("left").labelText == "Depth (µm)"
-    assert widget.selection.caption in widget.caption_label.text()
+    caption = widget.caption_label.text()
+    kept = widget.selection.kept
+    assert f"{name}: {len(kept):,} of {widget.selection.n_total:,} spikes kept" in caption
+    assert f"depth frame: {kept.info.frame_caption}" in caption
+    assert "showing all" in caption and "grey: 20 amplitude bins" in caption
     custom = show(ks4_plotter.drift_map_plot_interactive(title="Mouse 3, day 2"))
-    assert custom.plot_item.titleLabel.text == "Mouse 3, day 2"
+    assert custom.title_label.text == "Mouse 3, day 2"
     untitled = show(ks4_plotter.drift_map_plot_interactive())
     assert untitled.title is None
 
@@ -84,7 +114,7 @@ def test_hover_reads_out_the_spike_under_the_mouse(ks4_plotter, show):
     widget.view_box.setXRange(50, 60, padding=0)  # zoom in so single spikes stand apart
     widget.view_box.setYRange(0, 250, padding=0)
     index = isolated_spike(widget)
-    shown = widget.selection.shown
+    shown = widget.spikes
     assert widget.hover_at(scene_pos(widget, index)) == index
     text = widget.hover_label.text()
     cluster = int(shown.clusters[index])
@@ -127,7 +157,7 @@ def _click_isolated(widget):
 def test_click_marks_the_spike_and_shows_its_template(ks4_plotter, show):
     widget = show(ks4_plotter.drift_map_plot_interactive(decimate=4))
     index = _click_isolated(widget)
-    shown = widget.selection.shown
+    shown = widget.spikes
     assert widget.selected_index == index
     sx, sy = widget.selected_item.getData()
     assert (sx.tolist(), sy.tolist()) == ([shown.times[index]], [float(shown.depths[index])])
@@ -149,13 +179,13 @@ def test_scene_click_signal_reaches_the_same_handler(ks4_plotter, show):
     scene = widget.plot_item.scene()
     scene.sigMouseClicked.emit(left_click_event(scene_pos(widget, index)))
     assert widget.selected_index == index
-    assert widget.template_panel.heatmap.template == int(widget.selection.shown.templates[index])
+    assert widget.template_panel.heatmap.template == int(widget.spikes.templates[index])
 
 
 def test_heatmap_modes_and_fixed_colour_limits(ks4_plotter, show):
     widget = show(ks4_plotter.drift_map_plot_interactive(decimate=4))
     index = _click_isolated(widget)
-    template = int(widget.selection.shown.templates[index])
+    template = int(widget.spikes.templates[index])
     panel = widget.template_panel
     active = panel.image_item.image.copy()
     active_channels = panel.heatmap.channels.copy()

@@ -28,7 +28,7 @@ def test_panels_fill_the_grid_row_by_row(ks4_plotter, qtbot, n, grid, shape):
     assert _positions(widget) == [divmod(i, shape[1]) for i in range(n)]
     assert all(p.parent() is widget for p in widget.panels)
     assert (widget.width(), widget.height()) == (300 * shape[1], 200 * shape[0])
-    assert [p.plot_item.titleLabel.text for p in widget.panels] == [f"panel {i}" for i in range(n)]
+    assert [p.title_label.text for p in widget.panels] == [f"panel {i}" for i in range(n)]
 
 
 def test_bad_grid_and_no_panels_are_clear_errors(ks4_plotter, qtbot):
@@ -61,9 +61,16 @@ def test_depth_axes_are_linked_both_ways(ks4_plotter, ks25_plotter, show):
     panels[0].view_box.setYRange(100.0, 300.0, padding=0)
     for panel in panels:
         assert panel.view_box.viewRange()[1] == pytest.approx([100.0, 300.0])
-    panels[2].view_box.setYRange(-20.0, 40.0, padding=0)
+    panels[2].view_box.setYRange(20.0, 80.0, padding=0)
     for panel in panels:
-        assert panel.view_box.viewRange()[1] == pytest.approx([-20.0, 40.0])
+        assert panel.view_box.viewRange()[1] == pytest.approx([20.0, 80.0])
+    # pan/zoom stays within the shared depth range, in every panel
+    low, high = panels[0].home_range[1]
+    panels[1].view_box.setYRange(low - 500.0, low + 40.0, padding=0)
+    for panel in panels:
+        y0, y1 = panel.view_box.viewRange()[1]
+        assert y0 >= low - 1e-6 and y1 <= high + 1e-6
+        assert panel.home_range[1] == (low, high)
     # time stays per session
     assert [p.view_box.viewRange()[0] for p in panels] == times
 

@@ -68,3 +68,43 @@ def test_view_screenshot_of_an_alf_folder(tmp_path):
     image = matplotlib.image.imread(out)
     assert image.shape[:2] == (300, 400)
     assert image[..., :3].std() > 0.02
+
+
+def test_view_one_panel_per_shank_raw_frame_own_scales(ks4_session, tmp_path):
+    out = tmp_path / "shanks.png"
+    result = _run_cli(
+        str(ks4_session.path),
+        "--shank",
+        "each",
+        "--frame",
+        "raw",
+        "--no-shared-scale",
+        "--link-time",
+        "--chunked",
+        "--screenshot",
+        str(out),
+        "--size",
+        "400",
+        "300",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "shank 0 only" in result.stdout and "shank 1 only" in result.stdout
+    assert result.stdout.count("depth frame: raw (reconstructed") == 2
+    assert "showing all" in result.stdout  # level of detail: every spike of the view
+    image = matplotlib.image.imread(out)
+    assert image.shape[:2] == (300, 800)  # two panels side by side
+    assert image[..., :3].std() > 0.05
+
+
+def test_view_shank_not_on_the_probe_names_the_valid_shanks(ks4_session, tmp_path):
+    result = _run_cli(
+        str(ks4_session.path), "--shank", "7", "--screenshot", str(tmp_path / "x.png")
+    )
+    assert result.returncode == 2
+    assert "--shank 7" in result.stderr and "valid shanks: 0, 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "x.png").exists()
+    bad = _run_cli(
+        str(ks4_session.path), "--shank", "left", "--screenshot", str(tmp_path / "y.png")
+    )
+    assert bad.returncode == 2 and "'left': give a shank number or 'each'" in bad.stderr
