@@ -40,22 +40,37 @@ def check_ks4(d, gt):
     dshift = np.asarray(ops["dshift"]).ravel()
     truth = gt["batch_displacement_um"]
     disp = gt["displacement_um"]
-    print(f"  true drift (time-varying): {disp.min():.1f} .. {disp.max():.1f} µm; "
-          f"offset {float(gt['offset_um']) if 'offset_um' in gt else 0.0:g} µm")
-    print(f"  {clu.size} spikes in {np.unique(clu).size} clusters "
-          f"({(labels == 'good').sum()} good, {(labels == 'mua').sum()} mua); "
-          f"{gt['spike_times_samples'].size} true spikes from {gt['unit_x_um'].size} units")
-    print(f"  spike_positions y: {pos[:, 1].min():.1f} .. {pos[:, 1].max():.1f} µm; "
-          f"unit_y_um (truth, incl. offset): {gt['unit_y_um'].min():.1f} .. {gt['unit_y_um'].max():.1f}")
-    print(f"  dshift: {dshift.min():.2f} .. {dshift.max():.2f} µm (shape {np.shape(ops['dshift'])})")
+    print(
+        f"  true drift (time-varying): {disp.min():.1f} .. {disp.max():.1f} µm; "
+        f"offset {float(gt['offset_um']) if 'offset_um' in gt else 0.0:g} µm"
+    )
+    print(
+        f"  {clu.size} spikes in {np.unique(clu).size} clusters "
+        f"({(labels == 'good').sum()} good, {(labels == 'mua').sum()} mua); "
+        f"{gt['spike_times_samples'].size} true spikes from {gt['unit_x_um'].size} units"
+    )
+    print(
+        f"  spike_positions y: {pos[:, 1].min():.1f} .. {pos[:, 1].max():.1f} µm; "
+        f"unit_y_um (truth, incl. offset): {gt['unit_y_um'].min():.1f} .. "
+        f"{gt['unit_y_um'].max():.1f}"
+    )
+    print(
+        f"  dshift: {dshift.min():.2f} .. {dshift.max():.2f} µm (shape {np.shape(ops['dshift'])})"
+    )
     if truth.std() > 0:
         r = np.corrcoef(-dshift, truth)[0, 1]
         res = (-dshift - truth) - (-dshift - truth).mean()
-        print(f"  corr(-dshift, truth) = {r:.4f}; slope {_slope(truth, -dshift):.3f}; "
-              f"RMS err after offset {np.sqrt((res ** 2).mean()):.2f} µm, max {np.abs(res).max():.2f}; "
-              f"mean(-dshift) - mean(truth) = {(-dshift).mean() - truth.mean():.2f} µm")
+        print(
+            f"  corr(-dshift, truth) = {r:.4f}; slope {_slope(truth, -dshift):.3f}; "
+            f"RMS err after offset {np.sqrt((res**2).mean()):.2f} µm, "
+            f"max {np.abs(res).max():.2f}; "
+            f"mean(-dshift) - mean(truth) = {(-dshift).mean() - truth.mean():.2f} µm"
+        )
     else:
-        print(f"  truth constant; std(dshift) = {dshift.std():.2f} µm, mean(-dshift) = {(-dshift).mean():.2f}")
+        print(
+            f"  truth constant; std(dshift) = {dshift.std():.2f} µm, "
+            f"mean(-dshift) = {(-dshift).mean():.2f}"
+        )
 
 
 def check_phy(d, gt):
@@ -67,21 +82,31 @@ def check_phy(d, gt):
     amp = np.load(d / "amplitudes.npy").ravel()
     yc = np.load(d / "channel_positions.npy")[:, 1]
     npad = (pfi < 0).sum(1)
-    print(f"  pc_features {pf.shape} {pf.dtype}; pc_feature_ind {pfi.shape} {pfi.dtype}, "
-          f"-1 padding in {int((npad > 0).sum())}/{len(pfi)} rows (max {npad.max()} slots, always at the row end: "
-          f"{all((r[r >= 0].size == 0 or np.all(r[:(r >= 0).sum()] >= 0)) for r in pfi)})")
+    print(
+        f"  pc_features {pf.shape} {pf.dtype}; pc_feature_ind {pfi.shape} {pfi.dtype}, "
+        f"-1 padding in {int((npad > 0).sum())}/{len(pfi)} rows "
+        f"(max {npad.max()} slots, always at the row end: "
+        f"{all((r[r >= 0].size == 0 or np.all(r[: (r >= 0).sum()] >= 0)) for r in pfi)})"
+    )
     if (d / "template_ind.npy").exists():
         ti = np.load(d / "template_ind.npy")
         print(f"  template_ind {ti.shape}, equal to pc_feature_ind: {np.array_equal(ti, pfi)}")
-    print(f"  amplitudes {amp.shape}: {amp.min():.1f} .. {amp.max():.1f}, median {np.median(amp):.1f}, "
-          f"{(amp < 0).mean() * 100:.1f} % negative")
+    print(
+        f"  amplitudes {amp.shape}: {amp.min():.1f} .. {amp.max():.1f}, "
+        f"median {np.median(amp):.1f}, "
+        f"{(amp < 0).mean() * 100:.1f} % negative"
+    )
     inds = pfi[tmpl]  # (n_spikes, n_chan)
     true_y = gt["spike_true_y_um"]
     units = gt["spike_units"]
-    print(f"  PC1 sign: {(pf[:, 0, :][inds >= 0] < 0).mean() * 100:.1f} % of the real "
-          f"(spike, channel) PC1 values are negative")
-    for label, clip in (("KS-style (PC1 clipped at 0, squared)", True),
-                        ("PC1 squared, no clipping", False)):
+    print(
+        f"  PC1 sign: {(pf[:, 0, :][inds >= 0] < 0).mean() * 100:.1f} % of the real "
+        f"(spike, channel) PC1 values are negative"
+    )
+    for label, clip in (
+        ("KS-style (PC1 clipped at 0, squared)", True),
+        ("PC1 squared, no clipping", False),
+    ):
         print(f"  -- {label}")
         _com_report(pf, inds, yc, true_y, units, clip)
     sl = d.parent / "analyzer" / "extensions" / "spike_locations" / "spike_locations.npy"
@@ -89,9 +114,12 @@ def check_phy(d, gt):
         loc = np.load(sl)
         ly = loc["y"] if loc.dtype.names else loc[:, 1]
         td = _demean(true_y.astype(float), units)
-        print(f"  analyzer spike_locations (center_of_mass) y vs true depth: slope {_slope(true_y, ly):.3f}; "
-              f"within-unit vs displacement slope "
-              f"{_slope(td, _demean(ly, units)) if td.std() > 0 else float('nan'):.3f}")
+        print(
+            f"  analyzer spike_locations (center_of_mass) y vs true depth: "
+            f"slope {_slope(true_y, ly):.3f}; "
+            f"within-unit vs displacement slope "
+            f"{_slope(td, _demean(ly, units)) if td.std() > 0 else float('nan'):.3f}"
+        )
 
 
 def _demean(x, units):
@@ -106,15 +134,22 @@ def _com_report(pf, inds, yc, true_y, units, clip):
     w = (np.clip(pf[:, 0, :], 0, None) if clip else pf[:, 0, :]) ** 2
     w[inds < 0] = 0
     com = (w * yc[np.clip(inds, 0, None)]).sum(1) / np.maximum(w.sum(1), 1e-12)
-    print(f"  COM depth: {com.min():.1f} .. {com.max():.1f} µm; true depth "
-          f"{true_y.min():.1f} .. {true_y.max():.1f}")
-    print(f"  COM vs true depth (all spikes): slope {_slope(true_y, com):.3f}, "
-          f"corr {np.corrcoef(true_y, com)[0, 1]:.4f}, median(COM - true) {np.median(com - true_y):.1f} µm")
+    print(
+        f"  COM depth: {com.min():.1f} .. {com.max():.1f} µm; true depth "
+        f"{true_y.min():.1f} .. {true_y.max():.1f}"
+    )
+    print(
+        f"  COM vs true depth (all spikes): slope {_slope(true_y, com):.3f}, "
+        f"corr {np.corrcoef(true_y, com)[0, 1]:.4f}, "
+        f"median(COM - true) {np.median(com - true_y):.1f} µm"
+    )
     cd = _demean(com, units)
     td = _demean(true_y, units)
     if td.std() > 0:
-        print(f"  within-unit COM change vs true displacement: slope {_slope(td, cd):.3f}, "
-              f"corr {np.corrcoef(td, cd)[0, 1]:.3f}")
+        print(
+            f"  within-unit COM change vs true displacement: slope {_slope(td, cd):.3f}, "
+            f"corr {np.corrcoef(td, cd)[0, 1]:.3f}"
+        )
 
 
 def main(paths):

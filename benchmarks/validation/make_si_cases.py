@@ -18,9 +18,9 @@ scikit-learn (needed by the drift generator and the PCA), so a separate venv is 
 
 Outputs (``benchmarks/_data/`` is git-ignored scratch)::
 
-    benchmarks/_data/validation/si/<case>/recording/         the drifting recording (binary, float32 µV)
-    benchmarks/_data/validation/si/<case>/analyzer/          SortingAnalyzer, binary_folder
-    benchmarks/_data/validation/si/<case>/phy/               export_to_phy output (with recording.dat)
+    benchmarks/_data/validation/si/<case>/recording/  the drifting recording (float32 µV)
+    benchmarks/_data/validation/si/<case>/analyzer/   SortingAnalyzer, binary_folder
+    benchmarks/_data/validation/si/<case>/phy/        export_to_phy output (with recording.dat)
     benchmarks/_data/validation/si/<case>/ground_truth.npz
     tests/data/si_export_step50/                              small CI copy (no recording.dat)
 
@@ -63,7 +63,7 @@ CI_CASE = ("step50_ci", (42, 20.0, 6, "step:0.5:30", 0.0))
 
 
 def make_probe():
-    """64 channels, Neuropixels 1.0 layout: x 43/11 µm (even rows), 59/27 µm (odd rows), 20 µm rows."""
+    """Return 64 channels in a Neuropixels 1.0 layout (x 43/11 / 59/27 µm, 20 µm rows)."""
     from probeinterface import Probe
 
     rows = np.repeat(np.arange(32), 2)
@@ -91,7 +91,6 @@ def displacement(spec, t, duration):
     raise ValueError(spec)
 
 
-
 def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_binary=True):
     import spikeinterface.core as si
     from spikeinterface.exporters import export_to_phy
@@ -110,10 +109,15 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
     unit_factor = np.ones((n_units, 1))
     unit_disp = np.repeat(vec[:, :, 0][:, None, :], n_units, axis=1)
     static_rec, rec, sorting, extra = generate_drifting_recording(
-        num_units=n_units, duration=duration, sampling_frequency=FS, probe=probe,
+        num_units=n_units,
+        duration=duration,
+        sampling_frequency=FS,
+        probe=probe,
         displacement_data=(unit_disp, vec, unit_factor, DFS, steps),
         generate_sorting_kwargs=dict(firing_rates=(2.0, 15.0), refractory_period_ms=4.0),
-        extra_outputs=True, seed=seed)
+        extra_outputs=True,
+        seed=seed,
+    )
     del static_rec
 
     if out_dir.exists():
@@ -122,12 +126,23 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
     # the injected recording cannot be serialised; save it (float32, µV) so that the
     # analyzer keeps a reloadable recording link
     rec_saved = rec.save(folder=out_dir / "recording", format="binary", **JOB_KWARGS)
-    analyzer = si.create_sorting_analyzer(sorting, rec_saved, format="binary_folder",
-                                          folder=out_dir / "analyzer", seed=seed,
-                                          job_kwargs=JOB_KWARGS)
+    analyzer = si.create_sorting_analyzer(
+        sorting,
+        rec_saved,
+        format="binary_folder",
+        folder=out_dir / "analyzer",
+        seed=seed,
+        job_kwargs=JOB_KWARGS,
+    )
     # what export_to_phy needs, SpikeInterface defaults, plus spike_locations
-    for ext in ("random_spikes", "waveforms", "templates", "spike_amplitudes",
-                "principal_components", "spike_locations"):
+    for ext in (
+        "random_spikes",
+        "waveforms",
+        "templates",
+        "spike_amplitudes",
+        "principal_components",
+        "spike_locations",
+    ):
         analyzer.compute(ext, **({} if ext in ("random_spikes", "templates") else JOB_KWARGS))
     export_to_phy(analyzer, out_dir / "phy", copy_binary=copy_binary, verbose=False, **JOB_KWARGS)
 
@@ -138,16 +153,21 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
     loc = extra["unit_locations"]
     n_samples = int(duration * FS)
     n_b = int(np.ceil(duration / BATCH_S))
-    batch = np.array([total[int(b * BATCH_S * DFS):int((b + 1) * BATCH_S * DFS)].mean()
-                      for b in range(n_b)])
+    batch = np.array(
+        [total[int(b * BATCH_S * DFS) : int((b + 1) * BATCH_S * DFS)].mean() for b in range(n_b)]
+    )
     t01 = np.round(np.arange(0.0, duration + 1e-9, 0.1), 10)
     truth = dict(
-        fs=np.float64(FS), duration_s=np.float64(duration), n_samples=np.int64(n_samples),
-        seed=np.int64(seed), drift_spec=np.frombuffer(spec.encode(), dtype=np.uint8),
+        fs=np.float64(FS),
+        duration_s=np.float64(duration),
+        n_samples=np.int64(n_samples),
+        seed=np.int64(seed),
+        drift_spec=np.frombuffer(spec.encode(), dtype=np.uint8),
         offset_um=np.float64(offset_um),
         channel_x_um=probe.contact_positions[:, 0].astype(np.float32),
         channel_y_um=probe.contact_positions[:, 1].astype(np.float32),
-        displacement_t_s=t01, displacement_um=displacement(spec, t01, duration).astype(np.float32),
+        displacement_t_s=t01,
+        displacement_um=displacement(spec, t01, duration).astype(np.float32),
         total_displacement_um=(displacement(spec, t01, duration) + offset_um).astype(np.float32),
         batch_size=np.int64(BATCH_S * FS),
         batch_start_s=np.arange(n_b) * BATCH_S,
@@ -163,8 +183,16 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
         spike_true_y_um=(loc[sv["unit_index"], 1] + spike_disp).astype(np.float32),
     )
     np.savez_compressed(out_dir / "ground_truth.npz", **truth)
-    info = dict(case=name, seed=seed, duration_s=duration, n_units=n_units, drift=spec,
-                offset_um=offset_um, n_spikes=int(sv.size), runtime_s=round(time.time() - t0, 1))
+    info = dict(
+        case=name,
+        seed=seed,
+        duration_s=duration,
+        n_units=n_units,
+        drift=spec,
+        offset_um=offset_um,
+        n_spikes=int(sv.size),
+        runtime_s=round(time.time() - t0, 1),
+    )
     (out_dir / "case_info.json").write_text(json.dumps(info, indent=1))
     print(json.dumps(info), flush=True)
     return out_dir

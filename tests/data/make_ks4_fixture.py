@@ -159,6 +159,7 @@ def make_displacement(spec):
             t = np.asarray(t_s, dtype=np.float64)
             return np.where(t >= t_step, amp, 0.0)
     elif kind == "none":
+
         def f(t_s):
             return np.zeros_like(np.asarray(t_s, dtype=np.float64))
     else:
@@ -174,16 +175,25 @@ def unit_waveform(rng, n_samp):
     lag = rng.uniform(0.35, 0.55)
     ratio = rng.uniform(0.25, 0.45)
     pre = rng.uniform(0.05, 0.12)
-    w = (-np.exp(-0.5 * (t / w_trough) ** 2)
-         + ratio * np.exp(-0.5 * ((t - lag) / w_peak) ** 2)
-         + pre * np.exp(-0.5 * ((t + 0.25) / 0.1) ** 2))
+    w = (
+        -np.exp(-0.5 * (t / w_trough) ** 2)
+        + ratio * np.exp(-0.5 * ((t - lag) / w_peak) ** 2)
+        + pre * np.exp(-0.5 * ((t + 0.25) / 0.1) ** 2)
+    )
     # taper to zero at the window edges
     w *= np.hanning(n_samp) ** 0.25
     return (w / np.abs(w).max()).astype(np.float64)
 
 
-def simulate(out_bin: Path, rng, n_units=N_UNITS, disp_fn=displacement_um,
-             offset_um=0.0, unit_rng=None, extended=False):
+def simulate(
+    out_bin: Path,
+    rng,
+    n_units=N_UNITS,
+    disp_fn=displacement_um,
+    offset_um=0.0,
+    unit_rng=None,
+    extended=False,
+):
     """Write the int16 recording, return the ground truth dict.
 
     The defaults reproduce the ``ks4_drift`` fixture exactly.
@@ -245,9 +255,9 @@ def simulate(out_bin: Path, rng, n_units=N_UNITS, disp_fn=displacement_um,
                 d = displacement_um(s / FS)
                 if offset_um:
                     d = d + offset_um
-                dist = np.sqrt((xc - unit_x[u]) ** 2
-                               + (yc - (unit_y[u] + d)) ** 2
-                               + unit_z[u] ** 2)
+                dist = np.sqrt(
+                    (xc - unit_x[u]) ** 2 + (yc - (unit_y[u] + d)) ** 2 + unit_z[u] ** 2
+                )
                 spatial = np.exp(-(dist - unit_z[u]) / unit_decay[u])
                 spatial[spatial < 0.02] = 0.0
                 snip = np.outer(waves[u], spatial) * (unit_amp[u] * spike_scale[i])
@@ -256,16 +266,19 @@ def simulate(out_bin: Path, rng, n_units=N_UNITS, disp_fn=displacement_um,
                 w1 = min(n_wav, c1 - a0)
                 if w1 <= w0:
                     continue
-                data[a0 + w0 - c0:a0 + w1 - c0] += snip[w0:w1]
+                data[a0 + w0 - c0 : a0 + w1 - c0] += snip[w0:w1]
             np.clip(np.round(data), -32768, 32767).astype(np.int16).tofile(fh)
 
     t_grid = np.arange(0.0, DURATION_S + 1e-9, 0.1)
     n_batches = int(np.ceil(n_samples / BATCH_SIZE))
-    batch_disp = np.array([
-        displacement_um(np.arange(b * BATCH_SIZE, min(n_samples, (b + 1) * BATCH_SIZE),
-                                  100) / FS).mean()
-        for b in range(n_batches)
-    ])
+    batch_disp = np.array(
+        [
+            displacement_um(
+                np.arange(b * BATCH_SIZE, min(n_samples, (b + 1) * BATCH_SIZE), 100) / FS
+            ).mean()
+            for b in range(n_batches)
+        ]
+    )
     truth = dict(
         fs=np.float64(FS),
         duration_s=np.float64(DURATION_S),
@@ -303,17 +316,43 @@ def simulate(out_bin: Path, rng, n_units=N_UNITS, disp_fn=displacement_um,
 # ----------------------------------------------------------------------------
 # ops reduction
 # ----------------------------------------------------------------------------
-OPS_KEEP = ("dshift", "yblk", "fs", "batch_size", "NT", "Nbatches", "nblocks",
-            "n_chan_bin", "Nchan", "binning_depth", "tmin", "tmax", "nt",
-            "duplicate_spike_ms", "data_dtype", "do_CAR", "invert_sign",
-            "n_units_total", "n_units_good", "n_spikes", "mean_drift",
-            "runtime", "xc", "yc", "chanMap", "kcoords", "settings", "probe")
+OPS_KEEP = (
+    "dshift",
+    "yblk",
+    "fs",
+    "batch_size",
+    "NT",
+    "Nbatches",
+    "nblocks",
+    "n_chan_bin",
+    "Nchan",
+    "binning_depth",
+    "tmin",
+    "tmax",
+    "nt",
+    "duplicate_spike_ms",
+    "data_dtype",
+    "do_CAR",
+    "invert_sign",
+    "n_units_total",
+    "n_units_good",
+    "n_spikes",
+    "mean_drift",
+    "runtime",
+    "xc",
+    "yc",
+    "chanMap",
+    "kcoords",
+    "settings",
+    "probe",
+)
 
 
 def to_plain(v):
     """Convert a value to numpy arrays / builtin Python types only."""
     try:
         import torch
+
         if isinstance(v, torch.Tensor):
             return v.detach().cpu().numpy()
     except ImportError:  # pragma: no cover
@@ -346,55 +385,77 @@ def reduce_ops(ops_path: Path, out_path: Path):
 # ----------------------------------------------------------------------------
 # main
 # ----------------------------------------------------------------------------
-KEEP_FILES = ("params.py", "spike_times.npy", "spike_templates.npy",
-              "spike_clusters.npy", "amplitudes.npy", "spike_positions.npy",
-              "templates.npy", "channel_positions.npy", "channel_map.npy",
-              "channel_shanks.npy", "whitening_mat_inv.npy",
-              "cluster_KSLabel.tsv", "cluster_group.tsv", "kilosort4.log")
+KEEP_FILES = (
+    "params.py",
+    "spike_times.npy",
+    "spike_templates.npy",
+    "spike_clusters.npy",
+    "amplitudes.npy",
+    "spike_positions.npy",
+    "templates.npy",
+    "channel_positions.npy",
+    "channel_map.npy",
+    "channel_shanks.npy",
+    "whitening_mat_inv.npy",
+    "cluster_KSLabel.tsv",
+    "cluster_group.tsv",
+    "kilosort4.log",
+)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scratch", type=Path, default=Path("/work/ks4_scratch"))
-    ap.add_argument("--out", type=Path,
-                    default=Path(__file__).resolve().parent / "ks4_drift")
-    ap.add_argument("--skip-sim", action="store_true",
-                    help="reuse an existing scratch recording")
-    ap.add_argument("--skip-sort", action="store_true",
-                    help="reuse existing Kilosort output in scratch")
-    ap.add_argument("--drift", default=None,
-                    help="tri:PERIOD:AMP | zigzag:PERIOD:AMP | step:FRAC:UM | none "
-                         f"(default tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g})")
-    ap.add_argument("--offset-um", type=float, default=0.0,
-                    help="constant shift of all units towards larger y (µm)")
-    ap.add_argument("--unit-seed", type=int, default=None,
-                    help="separate seed for the unit population")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "ks4_drift")
+    ap.add_argument("--skip-sim", action="store_true", help="reuse an existing scratch recording")
+    ap.add_argument(
+        "--skip-sort", action="store_true", help="reuse existing Kilosort output in scratch"
+    )
+    ap.add_argument(
+        "--drift",
+        default=None,
+        help="tri:PERIOD:AMP | zigzag:PERIOD:AMP | step:FRAC:UM | none "
+        f"(default tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g})",
+    )
+    ap.add_argument(
+        "--offset-um",
+        type=float,
+        default=0.0,
+        help="constant shift of all units towards larger y (µm)",
+    )
+    ap.add_argument(
+        "--unit-seed", type=int, default=None, help="separate seed for the unit population"
+    )
     ap.add_argument("--n-units", type=int, default=N_UNITS)
-    ap.add_argument("--sim-only", action="store_true",
-                    help="simulate into --scratch and stop (no Kilosort)")
+    ap.add_argument(
+        "--sim-only", action="store_true", help="simulate into --scratch and stop (no Kilosort)"
+    )
     args = ap.parse_args(argv)
-    extended = (args.drift is not None or args.offset_um != 0.0
-                or args.unit_seed is not None or args.n_units != N_UNITS)
+    extended = (
+        args.drift is not None
+        or args.offset_um != 0.0
+        or args.unit_seed is not None
+        or args.n_units != N_UNITS
+    )
     sim_kw = {}
     if extended:
         sim_kw = dict(
             n_units=args.n_units,
-            disp_fn=make_displacement(args.drift or
-                                      f"tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g}"),
+            disp_fn=make_displacement(
+                args.drift or f"tri:{DRIFT_PERIOD_S:g}:{DRIFT_AMPLITUDE_UM:g}"
+            ),
             offset_um=args.offset_um,
-            unit_rng=(None if args.unit_seed is None
-                      else np.random.default_rng(args.unit_seed)),
+            unit_rng=(None if args.unit_seed is None else np.random.default_rng(args.unit_seed)),
             extended=True,
         )
 
     # One thread: on a shared 2-core machine, OpenMP spin-waiting with 2
     # threads made Kilosort several times slower than a single thread.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                "NUMBA_NUM_THREADS"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     if not args.sim_only:
-        import torch
         import kilosort
+        import torch
         from kilosort import run_kilosort
 
     scratch = args.scratch
@@ -415,8 +476,11 @@ def main(argv=None):
             truth["unit_seed"] = np.int64(-1 if args.unit_seed is None else args.unit_seed)
             truth["n_units"] = np.int64(args.n_units)
         np.savez_compressed(truth_path, **truth)
-        print(f"simulated {DURATION_S} s, {truth['spike_units'].size} spikes "
-              f"in {time.time() - t0:.1f} s", flush=True)
+        print(
+            f"simulated {DURATION_S} s, {truth['spike_units'].size} spikes "
+            f"in {time.time() - t0:.1f} s",
+            flush=True,
+        )
 
     if args.sim_only:
         return
@@ -431,12 +495,17 @@ def main(argv=None):
         if ks_dir.exists():
             shutil.rmtree(ks_dir)
         t0 = time.time()
-        run_kilosort(settings=settings, probe=probe, filename=bin_path,
-                     results_dir=ks_dir, data_dtype="int16",
-                     device=torch.device("cpu"), torch_thread_lim=1)
+        run_kilosort(
+            settings=settings,
+            probe=probe,
+            filename=bin_path,
+            results_dir=ks_dir,
+            data_dtype="int16",
+            device=torch.device("cpu"),
+            torch_thread_lim=1,
+        )
         sort_runtime = time.time() - t0
-        print(f"kilosort {kilosort.__version__} finished in {sort_runtime:.1f} s",
-              flush=True)
+        print(f"kilosort {kilosort.__version__} finished in {sort_runtime:.1f} s", flush=True)
 
     # assemble the fixture folder
     if out.exists():
