@@ -13,6 +13,19 @@ reference session's profile (cross-correlation with sub-bin peak interpolation, 
 reference session's shift is 0. Shifts are in µm, in the frame of the sessions' depths; mixing
 frames is refused.
 
+**Two methods.** :func:`between_session_shifts` registers the depth profiles of the spikes
+(``method="depth profile"``). It is biased where units leave the probe at its ends (the
+profiles then differ at the edge) and by the pull of spike depths towards the rows of sites,
+and it gives a "best" lag even for sessions with different units. :func:`unit_session_shifts`
+matches the sessions' units instead (:mod:`driftqc.metrics.unit_matching`: point-source
+positions, waveforms, amplitudes) and reports a shift only when the match is distinctive;
+otherwise the session's status is ``uncertain`` and its shift NaN. On the Kilosort 4
+validation case (the same 16 units moved by +25 µm, ``benchmarks/bench_shift_accuracy.py``)
+the saved spike depths of one unit differ by 12–33 µm between the sessions (they lean
+towards the rows of sites), while the point-source positions of the matched units give
+25.0 µm; sessions with different units get a profile "shift" with correlation 0.3–0.4 but
+no distinctive unit match.
+
 The **kymograph** is the sessions × depth matrix of profiles (each column a session when drawn
 by :func:`driftqc.plotting.drift_plots.plot_kymograph`), with the shifts overlaid.
 """
@@ -29,7 +42,11 @@ import pandas as pd
 from driftqc.errors import EmptySelectionError, OptionError
 from driftqc.metrics.histograms import value_range
 from driftqc.metrics.registration import gaussian_smooth, register_profiles
+from driftqc.metrics.unit_matching import METHOD as UNIT_METHOD
+from driftqc.metrics.unit_matching import OK, UNCERTAIN, SessionUnits, match_units
 from driftqc.model import SpikeTable
+
+PROFILE_METHOD = "depth profile"
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,22 @@ class SessionShifts:
         Depth frame of the sessions.
     params
         Parameters used.
+    status
+        (n_sessions,) ``"ok"`` or ``"uncertain"`` (no distinctive match: shift NaN); empty
+        for results made before statuses existed (then ok where the shift is finite).
+    method
+        ``"depth profile"`` or the matched-units method.
+    n_matched, n_comparable
+        (n_sessions,) matched units and units that could have matched (matched-units method;
+        NaN otherwise).
+    uncertainty_um, spread_um
+        (n_sessions,) standard error of the shift and robust SD of the matched units'
+        differences, µm (matched-units method; NaN otherwise).
+    notes
+        (n_sessions,) why a session is uncertain; empty strings otherwise.
+    contrast
+        (n_sessions,) support of the best shift over any other's (matched-units method;
+        ~1 for different units; NaN otherwise).
     """
 
     names: tuple[str, ...]
@@ -66,16 +99,41 @@ class SessionShifts:
     profiles: np.ndarray
     frame: str
     params: dict[str, object]
+    status: tuple[str, ...] = ()
+    method: str = PROFILE_METHOD
+    n_matched: np.ndarray | None = None
+    n_comparable: np.ndarray | None = None
+    uncertainty_um: np.ndarray | None = None
+    spread_um: np.ndarray | None = None
+    notes: tuple[str, ...] = ()
+    contrast: np.ndarray | None = None
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        """Status of each session (``"ok"`` / ``"uncertain"``)."""
+        if self.status:
+            return self.status
+        return tuple(OK if np.isfinite(v) else UNCERTAIN for v in self.shifts_um)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per session: session, shift_um, peak_correlation, is_reference, frame."""
+        """One row per session: session, status, shift_um, evidence, is_reference, frame."""
+        n = len(self.names)
+        nan = np.full(n, np.nan)
         return pd.DataFrame(
             {
                 "session": list(self.names),
+                "status": list(self.statuses),
                 "shift_um": self.shifts_um,
+                "method": self.method,
+                "n_matched": nan if self.n_matched is None else self.n_matched,
+                "n_comparable": nan if self.n_comparable is None else self.n_comparable,
+                "uncertainty_um": nan if self.uncertainty_um is None else self.uncertainty_um,
+                "spread_um": nan if self.spread_um is None else self.spread_um,
+                "contrast": nan if self.contrast is None else self.contrast,
                 "peak_correlation": self.peak_correlation,
-                "is_reference": np.arange(len(self.names)) == self.reference,
+                "is_reference": np.arange(n) == self.reference,
                 "frame": self.frame,
+                "note": list(self.notes) if self.notes else [""] * n,
             }
         )
 
@@ -87,6 +145,8 @@ class SessionShifts:
             "peak_correlation": [
                 None if not np.isfinite(v) else float(v) for v in self.peak_correlation
             ],
+            "status": list(self.statuses),
+            "method": self.method,
             "reference": self.names[self.reference],
             "frame": self.frame,
             "units": "µm",
@@ -287,8 +347,11 @@ def between_session_shifts(
     max_bins = int(math.ceil(max_shift_um / bin_um))
     registration = register_profiles(profiles, profiles[ref], max_bins)
     shifts = registration.shifts * bin_um
-    shifts[~(registration.peak_correlation >= min_correlation)] = np.nan
+    weak = ~(registration.peak_correlation >= min_correlation)
+    shifts[weak] = np.nan
     shifts[ref] = 0.0
+    weak[ref] = False
+    status = tuple(UNCERTAIN if w else OK for w in weak)
     return SessionShifts(
         names=labels,
         shifts_um=shifts,
@@ -304,7 +367,145 @@ def between_session_shifts(
             "log_compress": log_compress,
             "min_correlation": min_correlation,
         },
+        status=status,
+        method=PROFILE_METHOD,
+        notes=tuple(
+            f"profiles do not match (correlation {c:.2f} < {min_correlation})" if w else ""
+            for w, c in zip(weak, registration.peak_correlation, strict=True)
+        ),
     )
+
+
+def unit_session_shifts(
+    units: Sequence[SessionUnits],
+    *,
+    reference: int | str = 0,
+    names: Sequence[str] | None = None,
+    profiles: Sequence[SpikeTable | DepthCounts] | None = None,
+    max_shift_um: float = 200.0,
+    bin_um: float = 2.0,
+    smooth_um: float = 4.0,
+    **match_options: float,
+) -> SessionShifts:
+    r"""Shift of every session from a reference session, from the units they share.
+
+    Parameters
+    ----------
+    units
+        Each session's units (:func:`~driftqc.metrics.unit_matching.session_units`; same
+        probe and shank, same frame).
+    reference
+        Index or name of the reference session (default: the first).
+    names
+        Session names (default: each ``SessionUnits.name``).
+    profiles
+        Each session's spikes or :class:`DepthCounts`, for the kymograph image and the
+        profile correlation (evidence only); default: a profile of the unit positions
+        weighted by log(1 + spikes).
+    max_shift_um
+        Largest shift searched, µm.
+    bin_um, smooth_um
+        Kymograph profile options (see :func:`session_depth_profiles`).
+    **match_options
+        Passed to :func:`~driftqc.metrics.unit_matching.match_units` (``tolerance_um``,
+        ``min_matched``, ``min_matched_fraction``, ...).
+
+    Returns
+    -------
+    SessionShifts
+        Status and shift per session (µm; NaN unless ``"ok"``), match evidence, kymograph.
+
+    Notes
+    -----
+    Units are matched between each session and the reference only (not along a chain), so
+    one poor session does not spoil the others.
+
+    Examples
+    --------
+    >>> result = unit_session_shifts([units_day1, units_day2])  # doctest: +SKIP
+    >>> result.to_frame()[["session", "status", "shift_um"]]  # doctest: +SKIP
+    """
+    if not units:
+        raise OptionError("between-session shifts need at least one session")
+    if not max_shift_um > 0:
+        raise OptionError(f"max_shift_um={max_shift_um!r} must be positive")
+    labels = tuple(names) if names is not None else tuple(u.name for u in units)
+    if len(labels) != len(units):
+        raise OptionError(f"{len(labels)} names given for {len(units)} sessions")
+    frames = {u.frame for u in units}
+    if len(frames) > 1:
+        raise OptionError(
+            f"sessions' units are in different depth frames {sorted(frames)}: only sessions "
+            "in one frame can be compared"
+        )
+    ref = _reference_index(reference, labels)
+    n = len(units)
+    shifts, uncertainty, spread = (np.full(n, np.nan) for _ in range(3))
+    matched, comparable, contrast = np.zeros(n), np.zeros(n), np.full(n, np.nan)
+    status, notes = [OK] * n, [""] * n
+    for k, item in enumerate(units):
+        match = match_units(units[ref], item, max_shift_um=max_shift_um, **match_options)
+        status[k], notes[k] = match.status, match.note
+        shifts[k], uncertainty[k], spread[k] = (
+            match.shift_um,
+            match.uncertainty_um,
+            match.spread_um,
+        )
+        matched[k], comparable[k] = match.n_matched, match.n_comparable
+        contrast[k] = match.contrast
+    shifts[ref], uncertainty[ref], status[ref], notes[ref] = 0.0, 0.0, OK, ""
+    if profiles is not None:
+        if len(profiles) != n:
+            raise OptionError(f"{len(profiles)} profiles given for {n} sessions")
+        centres, image = session_depth_profiles(
+            profiles, bin_um=bin_um, smooth_um=smooth_um, pad_um=max_shift_um
+        )
+    else:
+        centres, image = _unit_profiles(units, bin_um, smooth_um, max_shift_um)
+    correlation = register_profiles(
+        image, image[ref], int(math.ceil(max_shift_um / bin_um))
+    ).peak_correlation
+    return SessionShifts(
+        names=labels,
+        shifts_um=shifts,
+        peak_correlation=correlation,
+        reference=ref,
+        depth_centres_um=centres,
+        profiles=image,
+        frame=frames.pop(),
+        params={
+            "max_shift_um": max_shift_um,
+            "bin_um": bin_um,
+            "smooth_um": smooth_um,
+            **match_options,
+        },  # fmt: skip
+        status=tuple(status),
+        method=UNIT_METHOD,
+        n_matched=matched,
+        n_comparable=comparable,
+        uncertainty_um=uncertainty,
+        spread_um=spread,
+        notes=tuple(notes),
+        contrast=contrast,
+    )
+
+
+def _unit_profiles(
+    units: Sequence[SessionUnits], bin_um: float, smooth_um: float, pad_um: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kymograph rows from unit positions: log(1 + spikes) per depth bin, smoothed."""
+    ys = [np.asarray(u.y_um, dtype=np.float64) for u in units]
+    finite = np.concatenate([y[np.isfinite(y)] for y in ys] + [np.zeros(0)])
+    lo, hi = (finite.min(), finite.max()) if finite.size else (0.0, 0.0)
+    first = math.floor((lo - pad_um) / bin_um)
+    n_bins = int(math.ceil((hi + pad_um) / bin_um)) - first + 1
+    edges = _edges(first, n_bins, bin_um)
+    rows = np.zeros((len(units), n_bins))
+    for row, (u, y) in enumerate(zip(units, ys, strict=True)):
+        ok = np.isfinite(y)
+        rows[row], _ = np.histogram(y[ok], bins=edges, weights=np.log1p(u.n_spikes[ok]))
+    rows = gaussian_smooth(rows, max(smooth_um, bin_um) / bin_um)
+    return 0.5 * (edges[:-1] + edges[1:]), rows
 
 
 def _reference_index(reference: int | str, names: tuple[str, ...]) -> int:

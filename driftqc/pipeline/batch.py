@@ -15,7 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from driftqc.pipeline.cache import load_kept_templates, load_selection, load_template_shanks
+from driftqc.pipeline.cache import (
+    load_kept_templates,
+    load_selection,
+    load_template_shanks,
+    load_units,
+)
 from driftqc.pipeline.guard import SessionGuard
 from driftqc.pipeline.session import read_json, write_json
 from driftqc.qc.session import rounded, summary_table
@@ -87,10 +92,12 @@ def session_shifts_step(
     *,
     table: PathLike,
     figure: PathLike,
-    reference: str | None,
+    reference: str | Mapping[str, str] | None,
     max_shift_um: float,
+    details: Mapping[str, Mapping[str, object]] | None = None,
+    match_options: Mapping[str, float] | None = None,
 ) -> None:
-    """Shift of every session from the reference session (per shank), and the kymograph.
+    """Shift of every session from its subject's reference session (per shank), and the kymograph.
 
     Parameters
     ----------
@@ -101,31 +108,61 @@ def session_shifts_step(
     table, figure
         Outputs: shift table (TSV) and kymograph.
     reference
-        Reference session (None: the first that did not fail).
+        Reference session id, or ``subject -> session id`` (None: each subject's earliest
+        session that did not fail).
     max_shift_um
         Largest shift searched, µm.
+    details
+        ``session id -> {"subject": ..., "date": ...}`` from the session list: shifts are
+        measured within a subject, from its earliest session by default.
+    match_options
+        Options of :func:`driftqc.metrics.unit_matching.match_units`.
     """
     from driftqc.metrics import DepthCounts
     from driftqc.plotting.batch import plot_shift_kymographs
     from driftqc.qc import batch_session_shifts, shank_tables
+    from driftqc.qc.session_shifts import shank_units
 
     tables: dict[str, dict | None] = {}
+    units: dict[str, dict | None] = {}
     for sid, path in zip(sessions, selections, strict=True):
-        tables[sid] = None
+        tables[sid] = units[sid] = None
         with SessionGuard("session_shifts") as guard:
-            # each session is reduced to its depth counts before the next is read
-            spikes = shank_tables(load_selection(path).kept, load_template_shanks(path))
+            # each session is reduced to its depth counts and units before the next is read
+            kept = load_selection(path).kept
+            spikes = shank_tables(kept, load_template_shanks(path))
+            cached = load_units(path)
+            if cached is not None:
+                units[sid] = shank_units(
+                    spikes,
+                    cached.positions,
+                    cached.channel_positions,
+                    cached.channel_shanks,
+                    waveforms=cached.waveforms,
+                    frame=cached.frame,
+                )
             tables[sid] = {key: DepthCounts.of(part) for key, part in spikes.items()}
-            del spikes
+            del spikes, kept
         if guard.failed:
-            tables[sid] = None
+            tables[sid] = units[sid] = None
             print(f"{sid}: not compared ({guard.reason})", file=sys.stderr)
+    details = details or {}
     shift_table, shifts = batch_session_shifts(
-        tables, reference=reference, max_shift_um=max_shift_um
+        tables,
+        reference=reference,
+        max_shift_um=max_shift_um,
+        units=units,
+        subjects={sid: _text(details.get(sid, {}).get("subject")) for sid in sessions},
+        dates={sid: _text(details.get(sid, {}).get("date")) for sid in sessions},
+        match_options=match_options,
     )
     rounded(shift_table).to_csv(table, sep="\t", index=False)
     failed = [sid for sid, counts in tables.items() if counts is None]
     plot_shift_kymographs(shifts, failed).savefig(figure, dpi=120)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def qc_summary_step(

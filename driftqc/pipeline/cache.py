@@ -13,7 +13,13 @@ is one uncompressed ``.npz`` file holding exactly that table, in its model dtype
   drift estimate (Kilosort 4 ``dshift``) when it saved one, so raw-frame maps and the
   sorter's motion summary never re-read the sorter folder;
 * ``meta``: one JSON document (stored as bytes) with the :class:`SessionInfo`, every
-  cluster-label source, the motion sign and the cache format version.
+  cluster-label source, the motion sign and the cache format version;
+* ``unit_positions`` float32 (n_templates, 7) and ``unit_waveforms`` float32
+  (n_templates, n_samples): each template's point-source fit (x, y, z, fall-off, amplitude,
+  misfit, channels; :class:`driftqc.metrics.unit_localisation.UnitPositions`) and its
+  unit-norm peak-channel waveform, from the unwhitened templates, in the sorter's saved frame
+  (``unit_frame`` in the metadata). The between-session shift matches units with them.
+  Optional: caches without them give no units (the shift then falls back to depth profiles).
 
 Template waveforms are left out on purpose: no workflow step draws them, and for a
 384-channel probe they can outweigh the spike table of a short session. A viewer that wants
@@ -36,7 +42,9 @@ write a failure record for *any* exception (see :mod:`driftqc.pipeline.guard`).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +52,7 @@ import numpy as np
 import driftqc.geometry as geometry
 from driftqc.errors import SortingFormatError
 from driftqc.io import load_sorting
+from driftqc.metrics.unit_localisation import UnitPositions, localise_units, peak_waveforms
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
 from driftqc.pipeline.guard import FailedSessionError, SessionGuard
 from driftqc.selection import Selection, select_spikes
@@ -51,6 +60,32 @@ from driftqc.selection import Selection, select_spikes
 CACHE_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 _MOTION_KEYS = ("motion_shift_um", "motion_batch_times", "motion_block_centres_um")
+_UNIT_KEYS = ("unit_positions", "unit_waveforms", "channel_positions", "channel_shanks")
+
+
+@dataclass(frozen=True)
+class CachedUnits:
+    """What a cache keeps of a session's templates for the between-session shift.
+
+    Attributes
+    ----------
+    positions
+        Point-source fit of every template.
+    waveforms
+        (n_templates, n_samples) unit-norm peak-channel waveforms.
+    channel_positions, channel_shanks
+        Probe geometry.
+    frame
+        Frame of the positions: the sorter's saved frame.
+    """
+
+    positions: UnitPositions
+    waveforms: np.ndarray
+    channel_positions: np.ndarray
+    channel_shanks: np.ndarray
+    frame: str
+
+
 _SPIKE_DTYPES = {
     "times": np.float64,
     "amplitudes": np.float32,
@@ -123,7 +158,9 @@ def cache_selection(
     """
     with SessionGuard("filter", log) as guard:
         selection = select_spikes(load_spike_cache(cache), **options)  # type: ignore[arg-type]
-        save_selection(selection, path, template_shanks=load_template_shanks(cache))
+        save_selection(
+            selection, path, template_shanks=load_template_shanks(cache), units=load_units(cache)
+        )
     if guard.failure is not None:
         save_failure(path, guard.failure.reason, stage=guard.failure.stage)
     return guard.reason
@@ -161,6 +198,10 @@ def save_spike_cache(sorting: Sorting, path: Path | str) -> Path:
     shanks = _known_template_shanks(sorting)
     if shanks is not None:
         arrays["template_shanks"] = shanks
+    units = _localised_units(sorting)
+    if units is not None:
+        arrays.update(_unit_arrays(units))
+        meta["unit_frame"] = units.frame
     if sorting.motion is not None:
         motion = sorting.motion
         arrays["motion_shift_um"] = np.asarray(motion.shift_um, dtype=np.float64)
@@ -183,6 +224,70 @@ def _known_template_shanks(sorting: Sorting) -> np.ndarray | None:
     except SortingFormatError:
         return None
     return shanks.astype(np.int16)
+
+
+def _localised_units(sorting: Sorting) -> CachedUnits | None:
+    """Point-source fit of the sorting's unwhitened templates; None when it cannot be made.
+
+    A failure here costs only the matched-units shift (a note goes to stderr), never the
+    session.
+    """
+    if np.ndim(sorting.templates) != 3 or np.shape(sorting.templates)[0] == 0:
+        return None
+    try:
+        winv = sorting.whitening_inverse
+        positions = localise_units(
+            sorting.templates,
+            sorting.channel_positions,
+            channel_shanks=sorting.channel_shanks,
+            whitening_inverse=winv,
+        )
+        waveforms = peak_waveforms(sorting.templates, winv)
+    except (SortingFormatError, ValueError, FloatingPointError) as exc:
+        print(f"units not localised ({exc}): shifts will use depth profiles", file=sys.stderr)
+        return None
+    return CachedUnits(
+        positions=positions,
+        waveforms=waveforms,
+        channel_positions=np.asarray(sorting.channel_positions, dtype=np.float32),
+        channel_shanks=np.asarray(sorting.channel_shanks, dtype=np.int16),
+        frame=sorting.spikes.info.depth_frame,
+    )
+
+
+def _unit_arrays(units: CachedUnits) -> dict[str, np.ndarray]:
+    return {
+        "unit_positions": units.positions.to_array(),
+        "unit_waveforms": np.asarray(units.waveforms, dtype=np.float32),
+        "channel_positions": np.asarray(units.channel_positions, dtype=np.float32),
+        "channel_shanks": np.asarray(units.channel_shanks, dtype=np.int16),
+    }
+
+
+def load_units(path: Path | str) -> CachedUnits | None:
+    """Return the localised units kept in a spike or selection cache (None if not kept).
+
+    Raises
+    ------
+    FailedSessionError
+        If the file is a failure record.
+    """
+    meta = _read_meta(Path(path))
+    if meta.get("status") == "failed":
+        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
+    if "unit_frame" not in meta:
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        if not all(key in data.files for key in _UNIT_KEYS):
+            return None
+        arrays = {key: data[key] for key in _UNIT_KEYS}
+    return CachedUnits(
+        positions=UnitPositions.from_array(arrays["unit_positions"]),
+        waveforms=arrays["unit_waveforms"],
+        channel_positions=arrays["channel_positions"],
+        channel_shanks=arrays["channel_shanks"],
+        frame=str(meta["unit_frame"]),
+    )
 
 
 def load_template_shanks(path: Path | str) -> np.ndarray | None:
@@ -253,11 +358,16 @@ def load_spike_cache(path: Path | str) -> Sorting:
 
 
 def save_selection(
-    selection: Selection, path: Path | str, *, template_shanks: np.ndarray | None = None
+    selection: Selection,
+    path: Path | str,
+    *,
+    template_shanks: np.ndarray | None = None,
+    units: CachedUnits | None = None,
 ) -> Path:
     """Write a selection (its kept spikes, counts and filter summary) to ``path``.
 
-    ``template_shanks`` (from the spike cache) is kept beside it for per-shank metrics.
+    ``template_shanks`` and ``units`` (from the spike cache) are kept beside it for
+    per-shank metrics and the between-session shift.
     """
     meta = {
         "status": "ok",
@@ -268,6 +378,9 @@ def save_selection(
     arrays = _spike_arrays(selection.kept)
     if template_shanks is not None:
         arrays["template_shanks"] = np.asarray(template_shanks, dtype=np.int16)
+    if units is not None:
+        arrays.update(_unit_arrays(units))
+        meta["unit_frame"] = units.frame
     return _write(path, meta, arrays)
 
 

@@ -384,12 +384,17 @@ def plot_session_drift_qc(
 def plot_shift_kymographs(
     shifts: Mapping[object, SessionShifts], failed: Sequence[str] = ()
 ) -> Figure:
-    """Kymograph of the between-session shifts, one panel per shank key.
+    """Kymograph of the between-session shifts, one panel per shank key (and subject).
+
+    A session whose shift is uncertain (its units do not match the reference's
+    distinctively) is labelled ``uncertain`` instead of a number, in orange, and its column
+    is hatched: it gets no shift track.
 
     Parameters
     ----------
     shifts
-        :class:`~driftqc.metrics.SessionShifts` per shank key (``"all"`` first).
+        :class:`~driftqc.metrics.SessionShifts` per shank key (``"all"`` first), or per
+        ``(subject, shank key)``.
     failed
         Sessions left out because they failed (named in the figure title).
 
@@ -404,9 +409,29 @@ def plot_shift_kymographs(
         fig.text(0.5, 0.5, "no session could be compared", ha="center", color=FAILED_COLOUR)
     for k, (key, item) in enumerate(shifts.items(), start=1):
         ax = fig.add_subplot(1, len(shifts), k)
-        where = "whole probe" if key == ALL_SHANKS else f"shank {key}"
+        subject, shank = key if isinstance(key, tuple) else ("", key)
+        where = "whole probe" if shank == ALL_SHANKS else f"shank {shank}"
+        if subject:
+            where = f"{subject}, {where}"
         reference = printable(item.names[item.reference])
-        plot_kymograph(item, ax=ax, title=f"{where}: reference {reference}")
+        plot_kymograph(item, ax=ax, title=f"{where}: reference {reference}\n{item.method}")
+        _mark_uncertain(ax, item)
     if failed:
         fig.suptitle(printable(f"not compared (failed): {', '.join(failed)}"), color=FAILED_COLOUR)
     return fig
+
+
+UNCERTAIN_COLOUR = "tab:orange"
+
+
+def _mark_uncertain(ax: Axes, item: SessionShifts) -> None:
+    """Hatch the columns of uncertain sessions and say so in their labels."""
+    labels = ax.get_xticklabels()
+    for i, status in enumerate(item.statuses):
+        if status == "ok" or i >= len(labels):
+            continue
+        ax.axvspan(i - 0.5, i + 0.5, facecolor="none", edgecolor=UNCERTAIN_COLOUR,
+                   hatch="//", lw=0.0, alpha=0.6)  # fmt: skip
+        labels[i].set_text(printable(f"{item.names[i]}\n{status}"))
+        labels[i].set_color(UNCERTAIN_COLOUR)
+    ax.set_xticks(ax.get_xticks(), labels)

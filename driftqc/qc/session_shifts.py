@@ -32,7 +32,7 @@ from driftqc.qc.drift import ALL_SHANKS
 STATUSES = ("ok", "uncertain", "failed", "not compared")
 COLUMNS = [
     "session", "subject", "shank", "status", "shift_um", "uncertainty_um", "method",
-    "n_matched", "n_comparable", "spread_um", "peak_correlation", "is_reference",
+    "n_matched", "n_comparable", "spread_um", "contrast", "peak_correlation", "is_reference",
     "reference", "frame", "units", "note",
 ]  # fmt: skip
 
@@ -132,6 +132,7 @@ def batch_session_shifts(
     table = pd.DataFrame(rows, columns=COLUMNS)
     for column in ("n_matched", "n_comparable"):
         table[column] = pd.to_numeric(table[column]).round().astype("Int64")
+    table["contrast"] = pd.to_numeric(table["contrast"]).round(2)
     return table, results
 
 

@@ -64,8 +64,12 @@ rule session_shifts:
         ),
     params:
         sessions=SESSION_IDS,
+        details=session_details(),
         reference=config["drift_qc"]["reference_session"],
         max_shift_um=config["drift_qc"]["max_session_shift_um"],
+        min_units=config["drift_qc"]["session_shift_min_units"],
+        min_fraction=config["drift_qc"]["session_shift_min_fraction"],
+        min_contrast=config["drift_qc"]["session_shift_min_contrast"],
     log:
         "logs/session_shifts.log",
     benchmark:

@@ -1,4 +1,4 @@
-"""Shift of every session from the reference session (per shank), and the kymograph."""
+"""Shift of every session from its subject's reference session (per shank), and the kymograph."""
 
 import sys
 
@@ -13,4 +13,10 @@ session_shifts_step(
     figure=snakemake.output.figure,
     reference=snakemake.params.reference,
     max_shift_um=snakemake.params.max_shift_um,
+    details=snakemake.params.details,
+    match_options={
+        "min_matched": snakemake.params.min_units,
+        "min_matched_fraction": snakemake.params.min_fraction,
+        "min_contrast": snakemake.params.min_contrast,
+    },
 )

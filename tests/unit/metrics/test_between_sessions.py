@@ -62,6 +62,10 @@ def test_mixed_frames_bad_reference_and_shift_out_of_range(make_session):
     far = between_session_shifts([spikes, shifted(spikes, 80.0)], max_shift_um=40.0)
     assert np.isnan(far.shifts_um[1])
     assert json.loads(json.dumps(far.to_dict()))["shift_um"][1] is None
+    # a profile that does not match is uncertain, with why, and no number
+    assert far.statuses == ("ok", "uncertain") and far.method == "depth profile"
+    row = far.to_frame().iloc[1]
+    assert row["status"] == "uncertain" and "correlation" in row["note"]
 
 
 def test_depth_counts_stand_in_for_the_spikes(make_session):
