@@ -246,6 +246,9 @@ class Sorting:
         order of precedence; ``spikes.cluster_labels`` is the first of them.
     motion
         The sorter's own drift estimate when it saved one (Kilosort 4's ``dshift``), else None.
+    whitening_inverse
+        (n_channels, n_channels) inverse whitening matrix when the folder has one
+        (``templates @ whitening_inverse`` are the unwhitened templates), else None.
     """
 
     spikes: SpikeTable
@@ -254,6 +257,7 @@ class Sorting:
     channel_shanks: np.ndarray
     label_sources: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
     motion: SorterMotion | None = None
+    whitening_inverse: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # templates and geometry are shared by every view of the session: read-only

@@ -453,7 +453,24 @@ class KilosortFolder:
             channel_shanks=self.shanks,
             label_sources=self.label_sources,
             motion=self.motion,
+            whitening_inverse=self.whitening_inverse,
         )
+
+    @cached_property
+    def whitening_inverse(self) -> np.ndarray | None:
+        """The folder's inverse whitening matrix (float32), or None when it has none.
+
+        Kilosort 1–3 amplitudes already use it; for Kilosort 4 it is read here, on request
+        (unit localisation unwhitens the templates), and a wrong shape is ignored.
+        """
+        if self._whitening_inverse is not None:
+            return self._whitening_inverse
+        path = self.folder / "whitening_mat_inv.npy"
+        if not (is_kilosort4(self.version) and path.is_file()):
+            return None
+        winv = load_npy(path)
+        n = self.templates.shape[2]
+        return winv.astype(np.float32) if winv.shape == (n, n) else None
 
     def _choose_ks123_depths(
         self, folder: Path, n: int, with_depths: bool, notes: list[str], spikeinterface: bool
