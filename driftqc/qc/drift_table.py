@@ -31,6 +31,7 @@ DRIFT_COLUMNS = (
     "drift_source",
     "drift_units",
     "between_session_shift_um",
+    "between_session_status",
     "n_drift_events",
     "unit_drift_ptp_q50_um",
     "unit_drift_ptp_q90_um",
@@ -80,7 +81,7 @@ def drift_qc_rows(
     sorter = record.get("sorter_motion") or {}
     raw = record.get("raw_frame_trace") or {}
     for key, summary in traces.items():  # type: ignore[union-attr]
-        shift = _shift_of(shifts, session, key)
+        shift, shift_status = _shift_of(shifts, session, key)
         units = record["unit_drift"].get(key) or record["unit_drift"].get(ALL_SHANKS)  # type: ignore[union-attr]
         events = record["n_events"]
         if key == ALL_SHANKS and record["shanks"]:
@@ -88,6 +89,7 @@ def drift_qc_rows(
         else:
             n_events = events.get(key) if events else None  # type: ignore[union-attr]
         extra = {
+            "between_session_status": shift_status,
             "n_drift_events": n_events,
             "unit_drift_ptp_q50_um": (units or {}).get("drift_ptp", {}).get("q50"),
             "unit_drift_ptp_q90_um": (units or {}).get("drift_ptp", {}).get("q90"),
@@ -124,14 +126,20 @@ def _prefixed(row: dict[str, object]) -> dict[str, object]:
     return renamed
 
 
-def _shift_of(shifts: pd.DataFrame | None, session: str, key: str) -> float | None:
+def _shift_of(
+    shifts: pd.DataFrame | None, session: str, key: str
+) -> tuple[float | None, str | None]:
+    """The session's between-session shift (µm, None unless ``ok``) and its status."""
     if shifts is None or not len(shifts):
-        return None
+        return None, None
     match = shifts[(shifts["session"] == session) & (shifts["shank"].astype(str) == key)]
-    if not len(match) or match["status"].iloc[0] != "ok":
-        return None
+    if not len(match):
+        return None, None
+    status = str(match["status"].iloc[0])
+    if status != "ok":
+        return None, status
     value = float(match["shift_um"].iloc[0])
-    return value if np.isfinite(value) else None
+    return (value if np.isfinite(value) else None), status
 
 
 def drift_qc_table(
