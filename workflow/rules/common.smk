@@ -112,11 +112,21 @@ DRIFT_QC = config["drift_qc"]["enabled"]
 def check_drift_qc(options):
     """Stop before any job on a reference session that is not listed or bad thresholds."""
     reference = options["reference_session"]
-    if reference is not None and str(reference) not in SESSIONS:
-        raise WorkflowError(
-            f"config 'drift_qc.reference_session': '{reference}' is not a session id "
-            f"(ids: {', '.join(SESSION_IDS)})"
-        )
+    named = reference.items() if isinstance(reference, dict) else [(None, reference)]
+    for subject, sid in named:
+        where = "" if subject is None else f".{subject}"
+        if sid is not None and str(sid) not in SESSIONS:
+            raise WorkflowError(
+                f"config 'drift_qc.reference_session{where}': '{sid}' is not a session id "
+                f"(ids: {', '.join(SESSION_IDS)})"
+            )
+        if subject is not None and sid is not None:
+            own = SESSIONS[str(sid)].get("subject")
+            if own != subject:
+                raise WorkflowError(
+                    f"config 'drift_qc.reference_session.{subject}': session '{sid}' is of "
+                    f"subject {own!r}, not {subject!r}"
+                )
     try:
         QCThresholds.from_mapping(options["thresholds"])
     except OptionError as exc:

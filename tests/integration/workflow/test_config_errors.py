@@ -52,6 +52,11 @@ OTHER = {"id": "b", "path": "resources/demo/step-kilosort4-2"}
             id="unknown-reference-session",
         ),
         pytest.param(
+            [GOOD, OTHER], {"drift_qc": {"reference_session": {"m9": "c"}}},
+            ["drift_qc.reference_session.m9", "'c' is not a session id"],
+            id="unknown-reference-of-a-subject",
+        ),
+        pytest.param(
             [GOOD], {"drift_qc": {"thresholds": {"warn_step_um": 30}}},
             ["drift_qc.thresholds", "warn_step_um must not exceed fail_step_um"],
             id="warn-above-fail",
