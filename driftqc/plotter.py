@@ -159,6 +159,9 @@ class DriftPlotter:
             estimate_rule=estimate_rule,
             frame=frame,
         )
+        return self._select(options, verbose)
+
+    def _select(self, options: SelectionOptions, verbose: bool) -> Selection:
         selection = select_spikes(self._sorting, options=options)
         if verbose:
             say = messages(True)
@@ -305,19 +308,6 @@ class DriftPlotter:
             event loop. A ``QApplication`` is created if none exists.
         """
         style = MapStyle(amplitude_cmap_scaling, n_color_bins, point_size)
-        selection = self.select(
-            decimate,
-            exclude_noise,
-            filter_amplitude_mode,
-            filter_amplitude_values,
-            good_units_only=good_units_only,
-            estimate_rule=estimate_rule,
-            frame=frame,
-            verbose=verbose,
-        )
-        from driftqc.interactive import DriftmapPlotWidget
-        from driftqc.interactive.sources import sorting_source
-
         options = SelectionOptions(
             decimate=decimate,
             exclude_noise=exclude_noise,
@@ -327,6 +317,10 @@ class DriftPlotter:
             estimate_rule=estimate_rule,
             frame=frame,
         )
+        selection = self._select(options, verbose)
+        from driftqc.interactive import DriftmapPlotWidget
+        from driftqc.interactive.sources import sorting_source
+
         return DriftmapPlotWidget(
             selection,
             templates=self._sorting.templates,

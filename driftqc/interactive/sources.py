@@ -173,16 +173,6 @@ def chunked_selection(
         info=chunks.info,
         cluster_labels=labels,
     )
-    counts = chunks.counts
-    return Selection(
-        kept=table,
-        shown=table,
-        n_total=counts.n_total,
-        n_invalid=counts["finite"],
-        n_noise=counts["labels"],
-        n_amplitude=counts["amplitude"],
-        decimation=1,
-        amplitude_bounds=chunks.bounds,
-        filters=chunks.filters,
-        n_not_good=counts["good"],
+    return Selection.from_counts(
+        table, table, chunks.counts, decimation=1, bounds=chunks.bounds, filters=chunks.filters
     )

@@ -129,7 +129,7 @@ def _prefixed(row: dict[str, object]) -> dict[str, object]:
 def _shift_of(
     shifts: pd.DataFrame | None, session: str, key: str
 ) -> tuple[float | None, str | None]:
-    """The session's between-session shift (µm, None unless ``ok``) and its status."""
+    """Return the session's between-session shift (µm, None unless ``ok``) and status."""
     if shifts is None or not len(shifts):
         return None, None
     match = shifts[(shifts["session"] == session) & (shifts["shank"].astype(str) == key)]

@@ -108,6 +108,31 @@ class Selection:
     filters: tuple[str, ...]
     n_not_good: int = 0
 
+    @classmethod
+    def from_counts(
+        cls,
+        kept: SpikeTable,
+        shown: SpikeTable,
+        counts: ChainCounts,
+        *,
+        decimation: int,
+        bounds: tuple[float, float] | None,
+        filters: tuple[str, ...],
+    ) -> Selection:
+        """Build a selection from a filter chain's counts (either driver of the chain)."""
+        return cls(
+            kept=kept,
+            shown=shown,
+            n_total=counts.n_total,
+            n_invalid=counts["finite"],
+            n_noise=counts["labels"],
+            n_amplitude=counts["amplitude"],
+            decimation=decimation,
+            amplitude_bounds=bounds,
+            filters=filters,
+            n_not_good=counts["good"],
+        )
+
     @property
     def caption(self) -> str:
         """One line saying what a figure of this selection shows."""
@@ -327,15 +352,6 @@ def select_spikes(
             f"{spikes.info.name}: no spikes left after filtering ({'; '.join(filters)})",
             stacklevel=2,
         )
-    return Selection(
-        kept=kept,
-        shown=shown,
-        n_total=counts.n_total,
-        n_invalid=counts["finite"],
-        n_noise=counts["labels"],
-        n_amplitude=counts["amplitude"],
-        decimation=factor,
-        amplitude_bounds=chain.bounds,
-        filters=filters,
-        n_not_good=counts["good"],
+    return Selection.from_counts(
+        kept, shown, counts, decimation=factor, bounds=chain.bounds, filters=filters
     )
