@@ -322,21 +322,8 @@ def between_session_shifts(
     >>> shifts = between_session_shifts([s.spikes for s in sortings])  # doctest: +SKIP
     >>> shifts.to_frame().to_csv("shifts.tsv", sep="\t", index=False)  # doctest: +SKIP
     """
-    if not sessions:
-        raise OptionError("between-session shifts need at least one session")
-    if not max_shift_um > 0:
-        raise OptionError(f"max_shift_um={max_shift_um!r} must be positive")
     counted = [_depth_counts(s, bin_um) for s in sessions]
-    labels = tuple(names) if names is not None else tuple(c.name for c in counted)
-    if len(labels) != len(sessions):
-        raise OptionError(f"{len(labels)} names given for {len(sessions)} sessions")
-    frames = {c.frame for c in counted}
-    if len(frames) > 1:
-        raise OptionError(
-            f"sessions are in different depth frames {sorted(frames)}: convert them to one frame "
-            "before comparing positions"
-        )
-    ref = _reference_index(reference, labels)
+    labels, ref = _checked_sessions(counted, names, reference, max_shift_um)
     centres, profiles = session_depth_profiles(
         counted,
         bin_um=bin_um,
@@ -359,7 +346,7 @@ def between_session_shifts(
         reference=ref,
         depth_centres_um=centres,
         profiles=profiles,
-        frame=frames.pop(),
+        frame=counted[0].frame,
         params={
             "max_shift_um": max_shift_um,
             "bin_um": bin_um,
@@ -425,20 +412,7 @@ def unit_session_shifts(
     >>> result = unit_session_shifts([units_day1, units_day2])  # doctest: +SKIP
     >>> result.to_frame()[["session", "status", "shift_um"]]  # doctest: +SKIP
     """
-    if not units:
-        raise OptionError("between-session shifts need at least one session")
-    if not max_shift_um > 0:
-        raise OptionError(f"max_shift_um={max_shift_um!r} must be positive")
-    labels = tuple(names) if names is not None else tuple(u.name for u in units)
-    if len(labels) != len(units):
-        raise OptionError(f"{len(labels)} names given for {len(units)} sessions")
-    frames = {u.frame for u in units}
-    if len(frames) > 1:
-        raise OptionError(
-            f"sessions' units are in different depth frames {sorted(frames)}: only sessions "
-            "in one frame can be compared"
-        )
-    ref = _reference_index(reference, labels)
+    labels, ref = _checked_sessions(units, names, reference, max_shift_um)
     n = len(units)
     shifts, uncertainty, spread = (np.full(n, np.nan) for _ in range(3))
     matched, comparable, contrast = np.zeros(n), np.zeros(n), np.full(n, np.nan)
@@ -472,7 +446,7 @@ def unit_session_shifts(
         reference=ref,
         depth_centres_um=centres,
         profiles=image,
-        frame=frames.pop(),
+        frame=units[0].frame,
         params={
             "max_shift_um": max_shift_um,
             "bin_um": bin_um,
@@ -506,6 +480,29 @@ def _unit_profiles(
         rows[row], _ = np.histogram(y[ok], bins=edges, weights=np.log1p(u.n_spikes[ok]))
     rows = gaussian_smooth(rows, max(smooth_um, bin_um) / bin_um)
     return 0.5 * (edges[:-1] + edges[1:]), rows
+
+
+def _checked_sessions(
+    sessions: Sequence[DepthCounts] | Sequence[SessionUnits],
+    names: Sequence[str] | None,
+    reference: int | str,
+    max_shift_um: float,
+) -> tuple[tuple[str, ...], int]:
+    """Check what both methods need; return the session labels and the reference's index."""
+    if not sessions:
+        raise OptionError("between-session shifts need at least one session")
+    if not max_shift_um > 0:
+        raise OptionError(f"max_shift_um={max_shift_um!r} must be positive")
+    labels = tuple(names) if names is not None else tuple(s.name for s in sessions)
+    if len(labels) != len(sessions):
+        raise OptionError(f"{len(labels)} names given for {len(sessions)} sessions")
+    frames = {s.frame for s in sessions}
+    if len(frames) > 1:
+        raise OptionError(
+            f"sessions are in different depth frames {sorted(frames)}: convert them to one "
+            "frame before comparing positions"
+        )
+    return labels, _reference_index(reference, labels)
 
 
 def _reference_index(reference: int | str, names: tuple[str, ...]) -> int:
