@@ -46,7 +46,7 @@ def _true_motion_ptp(path: Path) -> float:
     return float(np.ptp(truth["batch_displacement_um"]))
 
 
-@pytest.mark.parametrize("case", ["ks4_drift", "step25", "step50", "step75"])
+@pytest.mark.parametrize("case", ["ks4_drift", "step25", "step50", "step75", "zigzag15"])
 def test_motion_the_sorter_corrected_warns_and_says_so(case):
     path = _case(case)
     true_ptp = _true_motion_ptp(path)
