@@ -289,17 +289,20 @@ def _verdict_inputs(
 def trace_disagreement(trace: DriftTrace, other: DriftTrace) -> float | None:
     """RMS difference (µm) between two traces of one session, each relative to its mean.
 
-    ``other`` is interpolated at the centres of ``trace``'s valid bins; None when fewer than
-    two bins can be compared.
+    ``other`` (e.g. the sorter's estimate, one value per 2-s batch) is averaged over each of
+    ``trace``'s valid bins (sampled at 32 points across the bin), so a step inside a bin is
+    compared with what the bin's spikes saw; None when fewer than two bins can be compared.
     """
-    centres = 0.5 * (trace.time_edges[:-1] + trace.time_edges[1:])
-    other_centres = 0.5 * (other.time_edges[:-1] + other.time_edges[1:])
     use = np.asarray(trace.valid, dtype=bool) & np.isfinite(trace.displacement_um)
     ok = np.asarray(other.valid, dtype=bool) & np.isfinite(other.displacement_um)
     if use.sum() < 2 or ok.sum() < 2:
         return None
+    other_centres = 0.5 * (other.time_edges[:-1] + other.time_edges[1:])
+    starts, stops = trace.time_edges[:-1][use], trace.time_edges[1:][use]
+    fractions = (np.arange(32) + 0.5) / 32
+    samples = starts[:, None] + (stops - starts)[:, None] * fractions[None, :]
+    theirs = np.interp(samples, other_centres[ok], other.displacement_um[ok]).mean(axis=1)
     mine = trace.displacement_um[use]
-    theirs = np.interp(centres[use], other_centres[ok], other.displacement_um[ok])
     difference = (mine - mine.mean()) - (theirs - theirs.mean())
     return float(np.sqrt(np.mean(difference**2)))
 
