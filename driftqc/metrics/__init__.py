@@ -1,7 +1,7 @@
 """Drift QC metrics: pure functions of spike tables returning JSON/TSV-ready results.
 
 * :mod:`~driftqc.metrics.drift_trace` — within-session rigid / non-rigid drift trace and its
-  summary numbers;
+  summary numbers (decentralised registration: :mod:`~driftqc.metrics.decentralised`);
 * :mod:`~driftqc.metrics.events` — cortex-lab band-tracking drift events;
 * :mod:`~driftqc.metrics.unit_drift` — per-unit drift_ptp / drift_std / drift_mad;
 * :mod:`~driftqc.metrics.between_sessions` — session shifts and kymograph data;

@@ -1,12 +1,33 @@
 """Within-session drift trace: how far the probe moved along its axis over time, from spikes.
 
 Every unit's spikes sit at a fairly constant depth on the probe unless the tissue moves. Cut
-the session into time bins (10 s by default), build each bin's depth-activity profile (a
-histogram of spike depths in 5-µm bins), and register it against a session reference profile
-(:mod:`driftqc.metrics.registration`): the shift that best aligns a bin's profile with the
-reference is the tissue displacement at that time. The reference starts as the median profile
-over bins and is then refined once or twice as the mean of the aligned profiles, which makes it
-sharp even when the session drifts a lot.
+the session into time bins (10 s by default) and build each bin's depth-activity profile (a
+histogram of spike depths in 5-µm bins). How far one profile is shifted along the probe
+against another is the tissue displacement between the two times.
+
+**Decentralised registration (default).** A single session reference fails when the session
+is bimodal: after a step in the middle the median profile holds every unit at both positions,
+every bin correlates best with it at ~0 µm, and the step disappears. So the reference is not
+guessed, it is solved for:
+
+1. the session is cut into at most 128 stretches; the shift between *every pair* of
+   stretches is measured by cross-correlation, and the displacement of each stretch is the
+   one that explains all pairwise shifts at once (weighted, robust least squares; the
+   decentralised approach of Varol et al. 2021 and DREDge, :mod:`driftqc.metrics.decentralised`).
+   Pairs from either side of a step measure it, wherever in the session it happened;
+2. the stretches, aligned by those displacements, add up to a sharp reference that holds every
+   unit once;
+3. every part of a time bin (about 0.5 s long, at most 20 per bin and 4000 per session,
+   fewer when the parts would typically hold fewer than ``min_spikes / 2`` spikes) is
+   registered against that reference, the reference is rebuilt from the aligned parts that
+   match it, and the parts are registered once more. A bin reports the spike-weighted mean
+   of its parts, so a bin during which the probe jumped gets its average displacement, and
+   the trace hardly depends on the bin width.
+
+**Single reference** (``method="reference"``, the former estimator, kept for comparison):
+each bin is registered against the median profile, refined once or twice as the mean of the
+aligned profiles (:mod:`driftqc.metrics.registration`). Fine for slow drift, blind to a step
+near the middle of the session.
 
 **Sign and frame.** The displacement is positive when the spikes appear at larger depth
 coordinate (y, away from the tip) than in the session reference, i.e. the tissue moved towards
@@ -21,9 +42,14 @@ edge of the search range, or whose profile hardly resembles the reference (norma
 correlation below ``min_correlation``) is marked invalid: its value is interpolated from its
 neighbours in ``displacement_um`` and it is left out of every summary number.
 
-**Non-rigid.** :func:`estimate_nonrigid_drift` repeats the registration with the correlation
-restricted to overlapping depth windows (500 µm, half overlapping, tapered), one trace per
-window, against the same rigidly aligned reference.
+With the decentralised registration the correlation is that of the bin's aligned profile with
+the mean aligned profile of the session; a bin whose parts took part in no pair with a
+correlation of ``min_correlation`` or more is unmeasured.
+
+**Non-rigid.** :func:`estimate_nonrigid_drift` registers every bin against the session
+reference with the correlation restricted to overlapping depth windows (500 µm, half
+overlapping, tapered), one trace per window. The reference is the mean profile after the rigid
+alignment (decentralised by default), so it is sharp even after a step.
 """
 
 from __future__ import annotations
@@ -35,6 +61,7 @@ import numpy as np
 import pandas as pd
 
 from driftqc.errors import EmptySelectionError, OptionError
+from driftqc.metrics.decentralised import pairwise_shifts, solve_pairwise
 from driftqc.metrics.registration import (
     Registration,
     gaussian_smooth,
@@ -230,6 +257,7 @@ def estimate_drift_trace(
     n_iterations: int = 2,
     depth_range_um: tuple[float, float] | None = None,
     min_correlation: float = 0.25,
+    method: str = "decentralised",
 ) -> DriftTrace:
     """Estimate the rigid drift of a session from its spikes' depths.
 
@@ -259,6 +287,11 @@ def estimate_drift_trace(
     min_correlation
         Bins whose profile correlates less than this with the reference (normalised
         correlation at the best lag) are marked invalid: their "best" shift is not trustworthy.
+        In the decentralised registration, pairs of bins matching less than this are ignored.
+    method
+        ``"decentralised"`` (all pairs of time bins, solved jointly; finds steps anywhere in
+        the session) or ``"reference"`` (each bin against one session reference; the former
+        default, kept for comparison). ``n_iterations`` applies to ``"reference"`` only.
 
     Returns
     -------
@@ -270,7 +303,11 @@ def estimate_drift_trace(
     -----
     Time bins start at 0 s and cover the session up to its last spike; a trailing bin
     shorter than half of ``bin_s`` is merged into the previous one. Displacements larger
-    than ``max_shift_um`` from the reference are not measurable (those bins are invalid).
+    than ``max_shift_um`` from the reference (decentralised: between two bins) are not
+    measurable. The spikes are read once, into (time × depth) histograms; everything else
+    works on those. The pairwise registration uses at most 128 stretches of the session
+    (consecutive parts added up), so its cost does not grow with the session's length; the
+    parts are then registered against the reference the stretches give.
 
     Examples
     --------
@@ -279,27 +316,27 @@ def estimate_drift_trace(
     """
     settings = _settings(
         bin_s, depth_bin_um, max_shift_um, min_spikes, amplitude_weighted, log_compress,
-        smooth_um, n_iterations, min_correlation,
+        smooth_um, n_iterations, min_correlation, method,
     )  # fmt: skip
     profiles = _profiles(
-        spikes, bin_s, depth_bin_um, max_shift_um, amplitude_weighted, depth_range_um
-    )
-    prepared = _prepare(profiles.values, log_compress, smooth_um / depth_bin_um)
+        spikes, bin_s, depth_bin_um, max_shift_um, amplitude_weighted, depth_range_um,
+        _sub_bins(spikes, bin_s, method),
+    )  # fmt: skip
     max_bins = int(math.ceil(max_shift_um / depth_bin_um))
     enough = profiles.counts >= min_spikes
-    reference, registration = _iterate_reference(
-        prepared, enough, max_bins, n_iterations, min_correlation
-    )
-    shifts_um = registration.shifts * depth_bin_um
+    _, shifts, correlation = _rigid_shifts(
+        profiles, log_compress, smooth_um / depth_bin_um, min_spikes, max_bins, n_iterations,
+        min_correlation, method,
+    )  # fmt: skip
     return _finish(
         spikes,
         profiles.time_edges,
-        shifts_um,
-        enough & (registration.peak_correlation >= min_correlation),
+        shifts * depth_bin_um,
+        enough & (correlation >= min_correlation),
         profiles.counts,
-        registration.peak_correlation,
+        correlation,
         profiles.depth_range,
-        {**settings, "method": "rigid"},
+        {**settings, "method": "rigid", "registration": method},
     )
 
 
@@ -317,6 +354,7 @@ def estimate_nonrigid_drift(
     smooth_um: float = 5.0,
     n_iterations: int = 2,
     min_correlation: float = 0.25,
+    method: str = "decentralised",
 ) -> NonRigidDrift:
     """Estimate drift separately in overlapping depth windows.
 
@@ -331,8 +369,9 @@ def estimate_nonrigid_drift(
         Distance between window centres (default half a window).
     bin_s, depth_bin_um, max_shift_um, min_spikes
         As in :func:`estimate_drift_trace`.
-    amplitude_weighted, log_compress, smooth_um, n_iterations, min_correlation
-        As in :func:`estimate_drift_trace`.
+    amplitude_weighted, log_compress, smooth_um, n_iterations, min_correlation, method
+        As in :func:`estimate_drift_trace`; ``method`` decides the rigid alignment the
+        reference is built from.
 
     Returns
     -------
@@ -350,13 +389,18 @@ def estimate_nonrigid_drift(
     step = window_um / 2 if window_step_um is None else _check(window_step_um, "window_step_um")
     settings = _settings(
         bin_s, depth_bin_um, max_shift_um, min_spikes, amplitude_weighted, log_compress,
-        smooth_um, n_iterations, min_correlation,
+        smooth_um, n_iterations, min_correlation, method,
     )  # fmt: skip
-    profiles = _profiles(spikes, bin_s, depth_bin_um, max_shift_um, amplitude_weighted, None)
+    profiles = _profiles(
+        spikes, bin_s, depth_bin_um, max_shift_um, amplitude_weighted, None,
+        _sub_bins(spikes, bin_s, method),
+    )  # fmt: skip
     prepared = _prepare(profiles.values, log_compress, smooth_um / depth_bin_um)
     max_bins = int(math.ceil(max_shift_um / depth_bin_um))
-    enough = profiles.counts >= min_spikes
-    reference, _ = _iterate_reference(prepared, enough, max_bins, n_iterations, min_correlation)
+    reference, _, _ = _rigid_shifts(
+        profiles, log_compress, smooth_um / depth_bin_um, min_spikes, max_bins, n_iterations,
+        min_correlation, method,
+    )  # fmt: skip
     centres_bins = profiles.depth_centres
     low, high = _activity_extent(spikes.depths)
     if high - low <= window_um:
@@ -368,17 +412,28 @@ def estimate_nonrigid_drift(
         window_centres = np.minimum(window_centres, high - window_um / 2)
     traces = []
     depths = spikes.depths
+    parts = _usable_parts(profiles, min_spikes) if method == "decentralised" else 1
+    part_values = _regroup(profiles, parts)[0]
+    prepared_parts = _prepare(part_values, log_compress, smooth_um / depth_bin_um)
     for centre in window_centres:
         weights = _hann(centres_bins, centre, window_um)
         inside = (depths >= centre - window_um / 2) & (depths < centre + window_um / 2)
         counts = np.bincount(profiles.bin_of_spike[inside], minlength=len(profiles.counts))
         counts = counts[: len(profiles.counts)]
         registration = register_profiles(prepared, reference, max_bins, weights=weights)
+        shifts = registration.shifts
+        if parts > 1:  # as in the rigid trace: parts of a bin, weighted by their activity
+            by_part = register_profiles(prepared_parts, reference, max_bins, weights=weights)
+            good = np.isfinite(by_part.shifts) & (by_part.peak_correlation >= min_correlation)
+            mass = np.where(good, part_values @ weights, 0.0).reshape(-1, parts)
+            total = mass.sum(axis=1)
+            summed = (np.where(good, by_part.shifts, 0.0).reshape(-1, parts) * mass).sum(axis=1)
+            shifts = np.where(total > 0, summed / np.where(total > 0, total, 1.0), shifts)
         traces.append(
             _finish(
                 spikes,
                 profiles.time_edges,
-                registration.shifts * depth_bin_um,
+                shifts * depth_bin_um,
                 (counts >= min_spikes) & (registration.peak_correlation >= min_correlation),
                 counts,
                 registration.peak_correlation,
@@ -386,6 +441,7 @@ def estimate_nonrigid_drift(
                 {
                     **settings,
                     "method": "non-rigid",
+                    "registration": method,
                     "window_um": window_um,
                     "window_centre_um": float(centre),
                 },
@@ -472,6 +528,12 @@ class _Profiles:
     values: np.ndarray  # (n_time_bins, n_depth_bins)
     counts: np.ndarray  # (n_time_bins,)
     bin_of_spike: np.ndarray  # time bin of each spike
+    sub_values: np.ndarray  # (n_time_bins * sub_bins, n_depth_bins): each bin cut in parts
+    sub_counts: np.ndarray  # (n_time_bins * sub_bins,)
+
+    @property
+    def sub_bins(self) -> int:
+        return len(self.sub_counts) // len(self.counts)
 
 
 def _profiles(
@@ -481,9 +543,10 @@ def _profiles(
     max_shift_um: float,
     amplitude_weighted: bool,
     depth_range_um: tuple[float, float] | None,
+    sub_bins: int = 1,
 ) -> _Profiles:
-    times = np.asarray(spikes.times, dtype=np.float64)
-    depths = np.asarray(spikes.depths, dtype=np.float64)
+    times = np.asarray(spikes.times)
+    depths = np.asarray(spikes.depths)
     keep = np.isfinite(times) & np.isfinite(depths)
     if depth_range_um is not None:
         keep &= (depths >= depth_range_um[0]) & (depths < depth_range_um[1])
@@ -491,41 +554,224 @@ def _profiles(
         raise EmptySelectionError(
             f"session {spikes.info.name!r}: no spikes with finite time and depth to estimate drift"
         )
-    times, depths = times[keep], depths[keep]
-    weights = np.asarray(spikes.amplitudes, dtype=np.float64)[keep] if amplitude_weighted else None
-    duration = max(float(times.max()), bin_s)
+    everything = bool(keep.all())
+    if not everything:
+        times, depths = times[keep], depths[keep]
+    weights = np.asarray(spikes.amplitudes, dtype=np.float64) if amplitude_weighted else None
+    if weights is not None and not everything:
+        weights = weights[keep]
+    t_max = float(times.max())
+    duration = max(t_max, bin_s)
     n_time = max(1, int(round(duration / bin_s)))
     if n_time * bin_s < duration:
         edges = np.append(bin_s * np.arange(n_time), duration)
     else:
         edges = bin_s * np.arange(n_time + 1)
-    edges[-1] = max(edges[-1], float(times.max()))
-    time_bin = np.clip(np.searchsorted(edges, times, side="right") - 1, 0, n_time - 1)
+    edges[-1] = max(edges[-1], t_max)
+    # every bin is cut into `sub_bins` equal parts; all bins have width bin_s but the last
+    n_sub = n_time * sub_bins
+    sub_bin = (times * (sub_bins / bin_s)).astype(np.int64)
+    last = times >= edges[-2]
+    if last.any():
+        width = (edges[-1] - edges[-2]) / sub_bins
+        offset = ((times[last] - edges[-2]) / width).astype(np.int64)
+        sub_bin[last] = (n_time - 1) * sub_bins + np.minimum(offset, sub_bins - 1)
     pad = max_shift_um + 4 * depth_bin_um
-    low = math.floor((float(depths.min()) - pad) / depth_bin_um) * depth_bin_um
-    high = float(depths.max()) + pad
-    n_depth = int(math.ceil((high - low) / depth_bin_um))
-    depth_bin = np.clip(((depths - low) / depth_bin_um).astype(np.intp), 0, n_depth - 1)
-    flat = time_bin * n_depth + depth_bin
-    values = np.bincount(flat, weights=weights, minlength=n_time * n_depth)
-    counts = np.bincount(time_bin, minlength=n_time)
-    full_bin = np.full(len(spikes), n_time, dtype=np.intp)  # n_time = "not used"
-    full_bin[keep] = time_bin
+    d_min, d_max = float(depths.min()), float(depths.max())
+    low = math.floor((d_min - pad) / depth_bin_um) * depth_bin_um
+    n_depth = int(math.ceil((d_max + pad - low) / depth_bin_um))
+    flat = ((depths - low) * (1.0 / depth_bin_um)).astype(np.int64)  # ≥ 4 bins inside
+    flat += sub_bin * n_depth
+    sub_values = np.bincount(flat, weights=weights, minlength=n_sub * n_depth)
+    sub_values = sub_values.reshape(n_sub, n_depth)
+    sub_counts = np.bincount(sub_bin, minlength=n_sub)
+    del flat
+    if everything:
+        full_bin = sub_bin // sub_bins
+    else:
+        full_bin = np.full(len(keep), n_time, dtype=np.int64)  # n_time = "not used"
+        full_bin[keep] = sub_bin // sub_bins
     return _Profiles(
         time_edges=edges,
         depth_centres=low + depth_bin_um * (np.arange(n_depth) + 0.5),
-        depth_range=(float(depths.min()), float(depths.max()))
+        depth_range=(d_min, d_max)
         if depth_range_um is None
         else (float(depth_range_um[0]), float(depth_range_um[1])),
-        values=values.reshape(n_time, n_depth),
-        counts=counts,
+        values=sub_values.reshape(n_time, sub_bins, n_depth).sum(axis=1),
+        counts=sub_counts.reshape(n_time, sub_bins).sum(axis=1),
         bin_of_spike=full_bin,
+        sub_values=sub_values,
+        sub_counts=sub_counts,
     )
 
 
 def _prepare(values: np.ndarray, log_compress: bool, sigma_bins: float) -> np.ndarray:
     out = np.log1p(values) if log_compress else values.astype(np.float64)
     return gaussian_smooth(out, sigma_bins)
+
+
+METHODS = ("decentralised", "reference")
+SUB_BIN_S = 0.5  # decentralised: each time bin is measured in parts of about this length ...
+MAX_SUB_BINS = 20  # ... but in at most this many parts ...
+MAX_PARTS = 4000  # ... and at most this many parts in the whole session
+PART_MIN_FRACTION = 0.5  # ... each typically holding this fraction of min_spikes or more
+
+
+def _sub_bins(spikes: SpikeTable, bin_s: float, method: str) -> int:
+    """Parts each time bin is cut into for the decentralised registration (1 otherwise).
+
+    Parts last ``SUB_BIN_S`` or, in long sessions, ``duration / MAX_PARTS`` (so the work
+    stays bounded); at most ``MAX_SUB_BINS`` parts per bin.
+    """
+    if method != "decentralised" or len(spikes.times) == 0:
+        return 1
+    duration = float(np.nanmax(spikes.times)) if np.isfinite(spikes.times).any() else 0.0
+    part_s = max(SUB_BIN_S, duration / MAX_PARTS)
+    return int(min(MAX_SUB_BINS, max(1, round(bin_s / part_s))))
+
+
+def _rigid_shifts(
+    profiles: _Profiles,
+    log_compress: bool,
+    sigma_bins: float,
+    min_spikes: int,
+    max_bins: int,
+    n_iterations: int,
+    min_correlation: float,
+    method: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rigid shift of every time bin (depth bins), its correlation and the aligned reference.
+
+    Returns ``(reference, shifts, correlation)``: the mean of the aligned profiles of bins
+    with enough spikes, each bin's shift (NaN where unmeasured) and the normalised
+    correlation of its aligned profile with the reference.
+
+    The decentralised registration measures each time bin in ``profiles.sub_bins`` parts
+    (fewer when the parts would typically hold fewer than ``PART_MIN_FRACTION × min_spikes``
+    spikes; see :func:`_part_shifts`) and reports the spike-weighted mean of the parts: a bin
+    during which the probe jumped then gets its average displacement instead of one of its
+    two positions.
+    """
+    enough = profiles.counts >= min_spikes
+    if method == "reference":
+        prepared = _prepare(profiles.values, log_compress, sigma_bins)
+        reference, registration = _iterate_reference(
+            prepared, enough, max_bins, n_iterations, min_correlation
+        )
+        return reference, registration.shifts, registration.peak_correlation
+    n_time, n_depth = profiles.values.shape
+    parts = _usable_parts(profiles, min_spikes)
+    sub_values, sub_counts = _regroup(profiles, parts)
+    sub_shifts = _part_shifts(
+        sub_values, sub_counts, max(1.0, min_spikes / parts), log_compress, sigma_bins,
+        max_bins, min_correlation,
+    )  # fmt: skip
+    measured = np.isfinite(sub_shifts)
+    weight = (sub_counts * measured).reshape(n_time, parts)
+    total = weight.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shifts = (weight * np.where(measured, sub_shifts, 0.0).reshape(n_time, parts)).sum(
+            axis=1
+        ) / total
+    shifts[total < 0.5 * profiles.counts] = np.nan  # most of the bin's spikes unmeasured
+    aligned = shift_profiles(sub_values, np.where(measured, sub_shifts, 0.0))
+    aligned = _prepare(
+        aligned.reshape(n_time, parts, n_depth).sum(axis=1), log_compress, sigma_bins
+    )
+    ok = enough & np.isfinite(shifts)
+    if not ok.any():
+        return np.zeros(n_depth), shifts, np.full(n_time, np.nan)
+    reference = aligned[ok].mean(axis=0)
+    correlation = _row_correlation(aligned, reference)
+    correlation[~np.isfinite(shifts)] = np.nan
+    return reference, shifts, correlation
+
+
+MAX_PAIR_BINS = 128  # pairwise registration on at most this many stretches of the session
+
+
+def _part_shifts(
+    values: np.ndarray,
+    counts: np.ndarray,
+    min_count: float,
+    log_compress: bool,
+    sigma_bins: float,
+    max_bins: int,
+    min_correlation: float,
+) -> np.ndarray:
+    """Shift (depth bins) of every short part of the session, NaN where unmeasured.
+
+    1. The session is cut into at most ``MAX_PAIR_BINS`` stretches (groups of consecutive
+       parts); every pair of stretches is registered and the stretches' displacements are
+       solved jointly (:mod:`driftqc.metrics.decentralised`).
+    2. The stretches' profiles, aligned by those displacements, are averaged into a sharp
+       session reference: it holds every unit once, whatever steps the session contains.
+    3. Every part is registered against that reference; the reference is rebuilt from the
+       aligned parts that match it (correlation ≥ ``min_correlation``) and every part is
+       registered once more.
+    """
+    n, n_depth = values.shape
+    usable = counts >= min_count
+    group = max(1, math.ceil(n / MAX_PAIR_BINS))
+    n_coarse = math.ceil(n / group)
+    padded = np.zeros((n_coarse * group, n_depth))
+    padded[:n] = np.where(usable[:, None], values, 0.0)
+    coarse = _prepare(
+        padded.reshape(n_coarse, group, n_depth).sum(axis=1), log_compress, sigma_bins
+    )
+    coarse_counts = np.bincount(np.arange(n) // group, usable * counts, n_coarse)
+    coarse_usable = coarse_counts >= min_count
+    first, second, pair_shift, pair_corr = pairwise_shifts(coarse, coarse_usable, max_bins)
+    good = pair_corr >= min_correlation
+    solution = solve_pairwise(
+        n_coarse, first[good], second[good], pair_shift[good], pair_corr[good]
+    )
+    ok = coarse_usable & np.isfinite(solution.shifts)
+    if not ok.any():
+        return np.full(n, np.nan)
+    reference = shift_profiles(coarse[ok], solution.shifts[ok]).mean(axis=0)
+    prepared = _prepare(values, log_compress, sigma_bins)
+    for rebuilt in (False, True):
+        registration = register_profiles(prepared, reference, max_bins)
+        matched = usable & (registration.peak_correlation >= min_correlation)
+        matched &= np.isfinite(registration.shifts)
+        if not matched.any():
+            return np.full(n, np.nan)
+        if not rebuilt:
+            shifts = registration.shifts[matched]
+            reference = shift_profiles(prepared[matched], shifts).mean(axis=0)
+    shifts = np.where(matched, registration.shifts, np.nan)
+    return shifts - np.nanmean(shifts)
+
+
+def _regroup(profiles: _Profiles, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Profiles and spike counts of every bin cut into ``parts`` parts (a divisor of sub_bins)."""
+    n_time, n_depth = profiles.values.shape
+    group = profiles.sub_bins // parts
+    values = profiles.sub_values.reshape(n_time * parts, group, n_depth).sum(axis=1)
+    counts = profiles.sub_counts.reshape(n_time * parts, group).sum(axis=1)
+    return values, counts
+
+
+def _usable_parts(profiles: _Profiles, min_spikes: int) -> int:
+    """Largest divisor of ``sub_bins`` whose parts typically hold enough spikes.
+
+    Enough: ``PART_MIN_FRACTION × min_spikes``, judged on the median spike count of the bins
+    that have spikes.
+    """
+    active = profiles.counts[profiles.counts > 0]
+    typical = float(np.median(active)) if len(active) else 0.0
+    for parts in range(profiles.sub_bins, 1, -1):
+        if profiles.sub_bins % parts == 0 and typical / parts >= PART_MIN_FRACTION * min_spikes:
+            return parts
+    return 1
+
+
+def _row_correlation(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    centred = rows - rows.mean(axis=1, keepdims=True)
+    ref = reference - reference.mean()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (centred @ ref) / (np.linalg.norm(centred, axis=1) * np.linalg.norm(ref))
 
 
 def _iterate_reference(
@@ -601,6 +847,7 @@ def _settings(
     smooth_um: float,
     n_iterations: int,
     min_correlation: float,
+    method: str,
 ) -> dict[str, object]:
     """Check the registration options shared by the rigid and non-rigid estimates.
 
@@ -611,6 +858,8 @@ def _settings(
     _check(max_shift_um, "max_shift_um")
     if n_iterations < 0 or min_spikes < 1:
         raise OptionError("n_iterations must be >= 0 and min_spikes >= 1")
+    if method not in METHODS:
+        raise OptionError(f"method={method!r}: expected one of {', '.join(METHODS)}")
     return {
         "bin_s": bin_s,
         "depth_bin_um": depth_bin_um,

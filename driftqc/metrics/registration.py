@@ -56,9 +56,16 @@ def gaussian_smooth(profiles: np.ndarray, sigma_bins: float) -> np.ndarray:
     kernel = np.exp(-0.5 * (x / sigma_bins) ** 2)
     kernel /= kernel.sum()
     flat = profiles.reshape(-1, profiles.shape[-1])
-    out = np.empty_like(flat)
-    for row, values in enumerate(flat):
-        out[row] = np.convolve(values, kernel, mode="same")
+    n = flat.shape[1]
+    out = np.zeros_like(flat)
+    # out[y] = Σ_k kernel[k] · values[y + half − k]: np.convolve(mode="same"), all rows at once
+    for k, weight in enumerate(kernel):
+        lag = half - k
+        if lag >= 0:
+            if lag < n:
+                out[:, : n - lag] += weight * flat[:, lag:]
+        elif -lag < n:
+            out[:, -lag:] += weight * flat[:, : n + lag]
     return out.reshape(profiles.shape)
 
 
@@ -104,13 +111,12 @@ def register_profiles(
     r = reference - reference.mean()
     pw = p * w
     lags = np.arange(-max_shift_bins, max_shift_bins + 1)
-    corr = np.empty((n_profiles, len(lags)))
     p_norm = np.sqrt(np.sum(pw * p, axis=1))
-    for j, lag in enumerate(lags):
-        shifted = _shift_zero_fill(r, lag)  # shifted[y] = r[y - lag]
-        r_norm = np.sqrt(np.sum(w * shifted * shifted))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            corr[:, j] = (pw @ shifted) / (p_norm * r_norm)
+    # column j: the reference moved by lags[j], shifted[y] = r[y - lag]
+    shifted = np.stack([_shift_zero_fill(r, lag) for lag in lags], axis=1)
+    r_norm = np.sqrt(np.sum(w[:, None] * shifted * shifted, axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = (pw @ shifted) / (p_norm[:, None] * r_norm[None, :])
     corr = np.nan_to_num(corr, nan=-np.inf)
     best = np.argmax(corr, axis=1)
     rows = np.arange(n_profiles)
@@ -135,11 +141,35 @@ def shift_profiles(profiles: np.ndarray, shifts_bins: np.ndarray) -> np.ndarray:
     NaN shifts leave the profile unchanged. Bins moved in from beyond the grid are zero.
     """
     profiles = np.atleast_2d(np.asarray(profiles, dtype=np.float64))
-    x = np.arange(profiles.shape[1], dtype=np.float64)
+    shifts = np.asarray(shifts_bins, dtype=np.float64)
+    n = profiles.shape[1]
+    y = np.arange(n)
     out = profiles.copy()
-    for row, shift in enumerate(np.asarray(shifts_bins, dtype=np.float64)):
-        if np.isfinite(shift) and shift != 0:
-            out[row] = np.interp(x + shift, x, profiles[row], left=0.0, right=0.0)
+    moved = np.isfinite(shifts) & (shifts != 0)
+    whole = np.floor(np.where(moved, shifts, 0.0)).astype(np.intp)
+    # out[y] = linear interpolation of the profile at y + shift (zero outside the grid),
+    # done for all rows that share the whole-bin part of their shift at once
+    for k in np.unique(whole[moved]):
+        rows = np.flatnonzero(moved & (whole == k))
+        frac = (shifts[rows] - k)[:, None]
+        source = y + k
+        lower = _take_zero(profiles[rows], source)
+        upper = _take_zero(profiles[rows], source + 1)
+        inside = (source >= 0) & (source <= n - 1)
+        values = (1.0 - frac) * lower + frac * upper
+        values[:, ~inside] = 0.0
+        if 0 <= n - 1 - k < n:  # y + shift lands beyond the last bin when frac > 0
+            values[:, n - 1 - k] = np.where(frac[:, 0] == 0, values[:, n - 1 - k], 0.0)
+        out[rows] = values
+    return out
+
+
+def _take_zero(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``rows[:, columns]`` with zeros for columns outside the grid."""
+    n = rows.shape[1]
+    ok = (columns >= 0) & (columns < n)
+    out = np.zeros((rows.shape[0], len(columns)))
+    out[:, ok] = rows[:, columns[ok]]
     return out
 
 
