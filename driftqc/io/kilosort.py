@@ -495,9 +495,11 @@ class KilosortFolder:
             self.depth_file = "spike_positions.npy"
             return "spike_positions.npy y"
         warnings.warn(
-            f"{folder} has no pc_features.npy: every spike is placed at its template's depth",
+            f"{folder} has no pc_features.npy: every spike is placed at its template's depth, "
+            "so drift is not measurable from this folder",
             stacklevel=4,
         )
+        self.drift_measurable = False
         notes.append("no pc_features.npy: spikes placed at their template's depth")
         return "template centre of mass (no pc_features.npy)"
 

@@ -7,6 +7,7 @@ expectation here is derived.
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 
@@ -130,3 +131,17 @@ def test_a_session_without_drift_passes(case):
     inputs = result.record["verdict_inputs"]["all"]
     assert inputs["raw_frame_peak_to_peak_um"] <= 2.0
     assert result.record["trace"]["all"]["peak_to_peak_um"] <= 2.0
+
+
+def test_a_phy_folder_without_pc_features_is_unmeasurable(tmp_path):
+    folder = tmp_path / "phy"
+    shutil.copytree(DATA / "si_export_step50", folder)
+    (folder / "pc_features.npy").unlink()
+    (folder / "pc_feature_ind.npy").unlink()
+    with pytest.warns(UserWarning, match="drift is not measurable"):
+        sorting = load_sorting(folder)
+    assert not sorting.info.drift_measurable
+    result = session_drift_qc(
+        select_spikes(sorting), options=DriftQCOptions(bin_s=5.0, min_spikes_per_bin=20)
+    )
+    assert result.record["flags"]["all"]["status"] == "unmeasurable"
