@@ -42,6 +42,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 OUT_ROOT = ROOT / "benchmarks" / "_data" / "validation" / "si"
 CI_OUT = ROOT / "tests" / "data" / "si_export_step50"
+CI_SHIFT_OUT = ROOT / "tests" / "data" / "si_shift_cases"
 
 FS = 30000.0
 DFS = 10.0  # displacement vector sampling rate (Hz) -> 0.1 s grid
@@ -60,6 +61,13 @@ CASES = {
     "other_units": (4242, 60.0, 20, "none", 0.0),
 }
 CI_CASE = ("step50_ci", (42, 20.0, 6, "step:0.5:30", 0.0))
+# small exports for the between-session tests in CI: 20 s, 12 units, no PC features (the
+# shift comes from the templates), kept in tests/data/si_shift_cases/<case>
+CI_SHIFT_CASES = {
+    "stable": (42, 20.0, 12, "none", 0.0),
+    "shift25": (42, 20.0, 12, "none", 25.0),
+    "other_units": (4242, 20.0, 12, "none", 0.0),
+}
 
 
 def make_probe():
@@ -201,8 +209,11 @@ def make_case(name, seed, duration, n_units, spec, offset_um, out_dir, copy_bina
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", nargs="*", default=list(CASES))
-    ap.add_argument("--no-ci", action="store_true", help="skip the small CI export")
+    ap.add_argument("--no-ci", action="store_true", help="skip the small CI exports")
+    ap.add_argument("--ci-only", action="store_true", help="make only the small CI exports")
     args = ap.parse_args(argv)
+    if args.ci_only:
+        args.cases = []
     for name in args.cases:
         make_case(name, *CASES[name], OUT_ROOT / name)
     if not args.no_ci:
@@ -216,6 +227,16 @@ def main(argv=None):
         shutil.copy2(src / "ground_truth.npz", CI_OUT / "ground_truth.npz")
         size = sum(p.stat().st_size for p in CI_OUT.rglob("*") if p.is_file())
         print(f"CI export {CI_OUT}: {size / 1e6:.2f} MB", flush=True)
+        drop = shutil.ignore_patterns("recording.dat", "pc_features.npy", "pc_feature_ind.npy")
+        for name, params in CI_SHIFT_CASES.items():
+            src = make_case(f"{name}_shift_ci", *params, OUT_ROOT / f"{name}_shift_ci")
+            out = CI_SHIFT_OUT / name
+            if out.exists():
+                shutil.rmtree(out)
+            shutil.copytree(src / "phy", out, ignore=drop)
+            shutil.copy2(src / "ground_truth.npz", out / "ground_truth.npz")
+            size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+            print(f"CI export {out}: {size / 1e6:.2f} MB", flush=True)
 
 
 if __name__ == "__main__":

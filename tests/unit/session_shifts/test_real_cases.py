@@ -1,7 +1,10 @@
 """Real sorter output with a known offset: Kilosort 4 cases and SpikeInterface exports.
 
 The true shift is the difference of the cases' ``offset_um`` (ground_truth.npz). The cases
-are made by ``benchmarks/validation`` scripts; a test is skipped while its case is missing.
+are made by ``benchmarks/validation`` scripts: real Kilosort 4 runs in ``tests/data/ks4_cases``
+and small SpikeInterface ``export_to_phy`` folders (20 s, 12 units, without their PC
+features) in ``tests/data/si_shift_cases``; the larger SpikeInterface cases (exports and
+analyzers) are judged in ``benchmarks/bench_shift_accuracy.py``.
 """
 
 from __future__ import annotations
@@ -11,14 +14,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from driftqc.pipeline.batch import session_shifts_step
 from driftqc.pipeline.cache import cache_selection, cache_sorting
 
 from .conftest import ks4_case
 
-SI = Path(__file__).resolve().parents[3] / "benchmarks" / "_data" / "validation" / "si"
+SI = Path(__file__).resolve().parents[2] / "data" / "si_shift_cases"
 
 
 def offset(folder: Path) -> float:
@@ -70,9 +72,6 @@ def test_kilosort4_different_units(tmp_path):
     check(shifts_of(folders, tmp_path), folders)
 
 
-@pytest.mark.parametrize("kind", ["phy", "analyzer"])
-def test_spikeinterface_exports_same_units_shifted_and_different_units(kind, tmp_path):
-    folders = {name: SI / name / kind for name in ("stable", "shift25", "other_units")}
-    if not all(f.is_dir() for f in folders.values()):
-        pytest.skip("SpikeInterface validation exports not made (benchmarks/validation)")
+def test_spikeinterface_exports_same_units_shifted_and_different_units(tmp_path):
+    folders = {name: SI / name for name in ("stable", "shift25", "other_units")}
     check(shifts_of(folders, tmp_path), folders)
