@@ -871,7 +871,7 @@ class DriftmapPlotWidget(QtWidgets.QWidget):
         n_source = len(selection.kept if self.lod else selection.shown)
         what = "kept" if self.lod else "shown"
         parts = [f"{info.name}: {n_source:,} of {selection.n_total:,} spikes {what}", *filters]
-        parts.append(f"depth frame: {info.frame_caption}")
+        parts.append(info.provenance_caption)
         if self.shank is not None:
             parts.append(f"shank {self.shank} only")
         if len(self.highlighted_units):

@@ -418,6 +418,8 @@ def unit_session_shifts(
     matched, comparable, contrast = np.zeros(n), np.zeros(n), np.full(n, np.nan)
     status, notes = [OK] * n, [""] * n
     for k, item in enumerate(units):
+        if k == ref:  # the reference is not matched against itself
+            continue
         match = match_units(units[ref], item, max_shift_um=max_shift_um, **match_options)
         status[k], notes[k] = match.status, match.note
         shifts[k], uncertainty[k], spread[k] = (

@@ -570,7 +570,8 @@ def _profiles(
     edges[-1] = max(edges[-1], t_max)
     # every bin is cut into `sub_bins` equal parts; all bins have width bin_s but the last
     n_sub = n_time * sub_bins
-    sub_bin = (times * (sub_bins / bin_s)).astype(np.int64)
+    # clipped: a time before 0 belongs to the first part, as np.searchsorted would place it
+    sub_bin = np.clip((times * (sub_bins / bin_s)).astype(np.int64), 0, n_sub - 1)
     last = times >= edges[-2]
     if last.any():
         width = (edges[-1] - edges[-2]) / sub_bins

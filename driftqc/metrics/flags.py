@@ -142,7 +142,8 @@ def qc_flags(
         verdict.judge(abs(shift), levels.warn_shift_um, levels.fail_shift_um,
                       "|shift| from the reference session")  # fmt: skip
     n_spikes = _number(values.get("n_spikes"))
-    if n_spikes is not None and values.get("source", "spikes") == "spikes":
+    measured = verdict.status != UNMEASURABLE
+    if n_spikes is not None and measured and values.get("source", "spikes") == "spikes":
         verdict.judge_count(n_spikes, levels.warn_min_spikes, levels.fail_min_spikes)
     return {"status": verdict.status, "reasons": verdict.reasons}
 

@@ -51,6 +51,7 @@ import numpy as np
 
 import driftqc.geometry as geometry
 from driftqc.errors import SortingFormatError
+from driftqc.frames import DECLARED
 from driftqc.io import load_sorting
 from driftqc.metrics.unit_localisation import UnitPositions, localise_units, peak_waveforms
 from driftqc.model import SessionInfo, SorterMotion, Sorting, SpikeTable
@@ -380,7 +381,10 @@ def save_selection(
         arrays["template_shanks"] = np.asarray(template_shanks, dtype=np.int16)
     if units is not None:
         arrays.update(_unit_arrays(units))
-        meta["unit_frame"] = units.frame
+        info = selection.kept.info
+        # a frame the user declared for a folder of unknown frame holds for its units too
+        declared = units.frame == "unknown" and info.frame_source == DECLARED
+        meta["unit_frame"] = info.depth_frame if declared else units.frame
     return _write(path, meta, arrays)
 
 

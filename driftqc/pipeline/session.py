@@ -306,7 +306,7 @@ def drift_qc_step(
         raw = result.raw_selection
         drawn = plot_session_drift_qc(
             result,
-            shank_selections(kept, shanks),
+            shank_selections(result.selection or kept, shanks),
             shank_selections(raw, shanks) if raw is not None else None,
             title=title,
             overlay=overlay,

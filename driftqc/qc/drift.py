@@ -77,6 +77,8 @@ class SessionDriftQC:
         shank key (else empty).
     raw_selection
         The selection moved to the raw frame (None without a motion estimate).
+    selection
+        The selection measured for ``traces`` (in the saved frame).
     sorter_trace
         The sorter's own estimate as a trace (None without one).
     record
@@ -90,6 +92,7 @@ class SessionDriftQC:
     raw_selection: Selection | None
     sorter_trace: DriftTrace | None
     record: dict[str, object]
+    selection: Selection | None = None
 
 
 def shank_tables(
@@ -189,7 +192,9 @@ def session_drift_qc(
         ``raw_frame_trace`` (summary of the trace on raw-frame depths), or None.
     """
     options = options or DriftQCOptions()
+    given_raw = None
     if selection.kept.info.frame_source == RECONSTRUCTED and motion is not None:
+        given_raw = selection
         selection = replace(
             selection,
             kept=to_registered_frame(selection.kept, motion),
@@ -214,7 +219,7 @@ def session_drift_qc(
     unit_drift = _concat(unit_frames, ())
     raw_selection, raw_traces, sorter_trace, sorter_summary = None, {}, None, None
     if motion is not None and kept.info.depth_frame == "registered":
-        raw_selection = replace(
+        raw_selection = given_raw or replace(
             selection,
             kept=to_raw_frame(kept, motion),
             shown=to_raw_frame(selection.shown, motion),
@@ -261,7 +266,7 @@ def session_drift_qc(
     if not options.events:
         record["n_events"] = {}
     return SessionDriftQC(
-        traces, events, unit_drift, raw_traces, raw_selection, sorter_trace, record
+        traces, events, unit_drift, raw_traces, raw_selection, sorter_trace, record, selection
     )
 
 

@@ -185,8 +185,6 @@ def _compare(
     }
     same = [sid for sid in present if frame_of[sid] == frame_of[chosen]]
     rows: list[dict[str, object]] = []
-    if len(same) < 2:  # nothing to compare the reference with: no row is a measurement
-        same = []
     for sid in present:
         if sid not in same:
             rows.append(
@@ -198,7 +196,18 @@ def _compare(
                     f"{sorted(set(frame_of.values()))}: only sessions in one frame are compared",
                 }  # fmt: skip
             )
-    if not same:
+    if len(same) < 2:  # nothing to compare the reference with: no row is a measurement
+        alone = "no other session of this subject" + (
+            "" if len(present) == 1 else " in the same depth frame"
+        )
+        rows.append(
+            {
+                "session": chosen,
+                "status": "not compared",
+                "frame": frame_of[chosen],
+                "note": f"{alone} to compare with",
+            }  # fmt: skip
+        )
         return rows, None
     try:
         if use_units:

@@ -83,8 +83,11 @@ def test_shifts_are_measured_within_a_subject_from_matched_units(run):
     assert whole.loc["shift25", "status"] == "ok"
     assert whole.loc["shift25", "shift_um"] == pytest.approx(true, abs=3.0)
     assert whole.loc["stable", "reference"] == "stable"
-    # the other subject is compared only with itself
+    # the other subject has nothing to compare with; its declared frame reaches its units
     assert whole.loc["si-step", "reference"] == "si-step"
+    assert whole.loc["si-step", "status"] == "not compared"
+    assert "no other session of this subject" in whole.loc["si-step", "note"]
+    assert whole.loc["si-step", "frame"] == "raw"
 
 
 def test_traces_hold_every_frame_and_the_map_draws_the_asked_one(run):

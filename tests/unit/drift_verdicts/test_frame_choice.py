@@ -92,3 +92,18 @@ def test_cli_plot_takes_frame(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "depth frame: raw (reconstructed from Kilosort 4 dshift)" in done.stdout
     assert out.stat().st_size > 1000
+
+
+def test_drift_qc_of_a_selection_drawn_raw_measures_both_frames_once():
+    from driftqc.qc import session_drift_qc
+
+    sorting = load_sorting(KS4)
+    drawn_raw = select_spikes(sorting, frame="raw")
+    result = session_drift_qc(drawn_raw, motion=sorting.motion)
+    # the traces and the selection they were measured on are the saved (registered) frame
+    assert result.selection.kept.info.depth_frame == "registered"
+    assert result.traces["all"].frame == "registered"
+    np.testing.assert_allclose(result.selection.kept.depths, sorting.spikes.depths, atol=1e-3)
+    # the raw frame is the selection as given, not converted there and back
+    assert result.raw_selection is drawn_raw
+    assert result.raw_traces["all"].frame == "raw"
