@@ -66,8 +66,7 @@ def read(folder: Path) -> tuple[Sorting, np.ndarray | None]:
             sorting = load_sorting(folder)
     except DriftQCError:  # e.g. a phy export whose PC features the reader refuses
         sorting = load_sorting(folder, with_depths=False)
-    winv = folder / "whitening_mat_inv.npy"
-    return sorting, (np.load(winv) if winv.is_file() else None)
+    return sorting, sorting.whitening_inverse
 
 
 def com_positions(sorting: Sorting, winv: np.ndarray | None) -> UnitPositions:

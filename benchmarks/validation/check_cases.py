@@ -1,7 +1,7 @@
 """Quick numpy sanity checks of the validation folders (no driftqc code involved).
 
-    python benchmarks/validation/check_cases.py tests/data/ks4_cases/step50 ...
-    python benchmarks/validation/check_cases.py benchmarks/_data/validation/si/step50/phy ...
+    .venv/bin/python benchmarks/validation/check_cases.py tests/data/ks4_cases/step50 ...
+    .venv/bin/python benchmarks/validation/check_cases.py benchmarks/_data/validation/si/step50/phy
 
 Kilosort 4 folder: cluster count, spike y range, corr / slope of -dshift against the
 true per-batch displacement.
@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from driftqc.io.ops import read_ops
 
 
 def _slope(x, y):
@@ -35,7 +37,7 @@ def _truth(folder):
 def check_ks4(d, gt):
     clu = np.load(d / "spike_clusters.npy")
     pos = np.load(d / "spike_positions.npy")
-    ops = np.load(d / "ops.npy", allow_pickle=True).item()
+    ops = read_ops(d / "ops.npy")  # the restricted unpickler: no code from a data folder
     labels = np.loadtxt(d / "cluster_KSLabel.tsv", dtype=str, skiprows=1, usecols=1, ndmin=1)
     dshift = np.asarray(ops["dshift"]).ravel()
     truth = gt["batch_displacement_um"]
