@@ -273,15 +273,10 @@ def load_units(path: Path | str) -> CachedUnits | None:
     FailedSessionError
         If the file is a failure record.
     """
-    meta = _read_meta(Path(path))
-    if meta.get("status") == "failed":
-        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
-    if "unit_frame" not in meta:
+    found = _read_group(path, "unit_frame", _UNIT_KEYS)
+    if found is None:
         return None
-    with np.load(path, allow_pickle=False) as data:
-        if not all(key in data.files for key in _UNIT_KEYS):
-            return None
-        arrays = {key: data[key] for key in _UNIT_KEYS}
+    meta, arrays = found
     return CachedUnits(
         positions=UnitPositions.from_array(arrays["unit_positions"]),
         waveforms=arrays["unit_waveforms"],
@@ -310,13 +305,8 @@ def load_motion(path: Path | str) -> SorterMotion | None:
     SorterMotion or None
         None when the sorter saved none (Kilosort 1–3, analyzers) or the cache predates it.
     """
-    meta = _read_meta(Path(path))
-    if meta.get("status") == "failed":
-        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
-    if "motion_sign" not in meta:
-        return None
-    with np.load(path, allow_pickle=False) as data:
-        return _motion_from({key: data[key] for key in _MOTION_KEYS}, meta)
+    found = _read_group(path, "motion_sign", _MOTION_KEYS)
+    return None if found is None else _motion_from(found[1], found[0])
 
 
 def _motion_from(data: Mapping[str, np.ndarray], meta: dict) -> SorterMotion | None:
@@ -512,18 +502,37 @@ def _read_meta(path: Path) -> dict:
 
 
 def _read(path: Path | str) -> tuple[dict, dict[str, np.ndarray]]:
-    path = Path(path)
-    meta = _read_meta(path)
-    if meta.get("status") == "failed":
-        raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
+    meta = _read_ok_meta(path)
     with np.load(path, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files if name != "meta"}
     return meta, arrays
 
 
 def _read_optional(path: Path | str, key: str) -> np.ndarray | None:
+    _read_ok_meta(path)
+    with np.load(path, allow_pickle=False) as data:
+        return data[key] if key in data.files else None
+
+
+def _read_group(
+    path: Path | str, marker: str, keys: tuple[str, ...]
+) -> tuple[dict, dict[str, np.ndarray]] | None:
+    """Return the metadata and the arrays ``keys`` of an optional part of a cache, or None.
+
+    The part is present when the metadata holds ``marker`` and the file holds every key.
+    """
+    meta = _read_ok_meta(path)
+    if marker not in meta:
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        if not all(key in data.files for key in keys):
+            return None
+        return meta, {key: data[key] for key in keys}
+
+
+def _read_ok_meta(path: Path | str) -> dict:
+    """Return the metadata of a cache; a failure record raises :class:`FailedSessionError`."""
     meta = _read_meta(Path(path))
     if meta.get("status") == "failed":
         raise FailedSessionError(str(meta.get("error")), str(meta.get("stage", "load")))
-    with np.load(path, allow_pickle=False) as data:
-        return data[key] if key in data.files else None
+    return meta
