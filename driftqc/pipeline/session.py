@@ -58,7 +58,8 @@ def load_step(
     name
         Session id (titles and tables).
     version
-        Kilosort version, for folders without a ``kilosort*.log``.
+        Kilosort version overriding the folder's ``kilosort*.log`` (a folder without one
+        is read as ``"phy"``).
     log
         The step's log file, named in the reason of an unexpected error.
 
